@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * liburing-kmbuf: liburing extensions for kernel-managed buffer rings
+ * (kmbuf) and dmabuf-backed registered buffers.
+ *
+ * Every function returns 0 (or a documented non-negative value) on success
+ * and -errno on failure; errno is never the channel, and nothing prints or
+ * aborts. Caller-owned input structs are never modified.
+ */
+#ifndef LIBURING_KMBUF_H
+#define LIBURING_KMBUF_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <liburing.h>
+#include <liburing-kmbuf/abi.h>
+#include <liburing-kmbuf/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef LIBURING_KMBUF_API
+#define LIBURING_KMBUF_API __attribute__((visibility("default")))
+#endif
+
+/*
+ * Kernel-managed buffer rings: raw wrappers, one per kernel operation.
+ */
+
+/* Register a kmbuf ring described by @reg; @flags is reserved (0). */
+LIBURING_KMBUF_API int io_uring_register_kmbuf_ring(struct io_uring *ring,
+					const struct io_uring_kmbuf_reg *reg,
+					unsigned int flags);
+/* Unregister the kmbuf ring at @bgid. */
+LIBURING_KMBUF_API int io_uring_unregister_kmbuf_ring(struct io_uring *ring,
+						      unsigned short bgid);
+/* Map @len bytes (ring_entries * buf_size) of the buffers of @bgid. */
+LIBURING_KMBUF_API int io_uring_mmap_kmbuf(struct io_uring *ring,
+					   unsigned short bgid, size_t len,
+					   void **bufs);
+/* Unmap what io_uring_mmap_kmbuf() mapped. */
+LIBURING_KMBUF_API int io_uring_munmap_kmbuf(void *bufs, size_t len);
+
+/*
+ * Kernel-managed buffer rings: a handle that owns a registration and its
+ * mapping. The fields are for reading; io_uring_free_kmbuf_ring() frees it.
+ */
+struct io_uring_kmbuf {
+	void		*bufs;		/* bid i is at bufs + i * buf_size */
+	size_t		len;		/* ring_entries * buf_size */
+	unsigned int	buf_size;
+	unsigned int	ring_entries;
+	unsigned short	bgid;
+};
+
+/*
+ * Options of io_uring_setup_kmbuf_ring(), extensible: set sz to
+ * sizeof(struct io_uring_kmbuf_opts) and zero what you do not use, or pass
+ * NULL. A library that does not know a non-zero field fails with -E2BIG.
+ */
+struct io_uring_kmbuf_opts {
+	size_t		sz;
+	unsigned int	flags;		/* reserved, must be 0 */
+};
+
+LIBURING_KMBUF_API int io_uring_setup_kmbuf_ring(struct io_uring *ring,
+					unsigned int ring_entries,
+					unsigned int buf_size,
+					unsigned short bgid,
+					const struct io_uring_kmbuf_opts *opts,
+					struct io_uring_kmbuf **kbp);
+LIBURING_KMBUF_API int io_uring_free_kmbuf_ring(struct io_uring *ring,
+						struct io_uring_kmbuf *kb);
+
+/*
+ * Does the running kernel support kmbuf rings? 1 yes, 0 no, -errno when
+ * it could not tell (io_uring unavailable, not permitted, no memory).
+ * Uses a private ring and leaves nothing registered or mapped.
+ */
+LIBURING_KMBUF_API int io_uring_probe_kmbuf(void);
+
+/* Hot-path helpers: pure arithmetic on the handle and the CQE. */
+
+/* Address of buffer @bid of @kb, or NULL if @bid is not in the ring. */
+static inline void *io_uring_kmbuf_addr(const struct io_uring_kmbuf *kb,
+					unsigned int bid)
+{
+	if (bid >= kb->ring_entries || !kb->bufs)
+		return NULL;
+	return (char *)kb->bufs + (size_t)bid * kb->buf_size;
+}
+
+/* Buffer id a CQE names, or -ENOBUFS if it carries no buffer. */
+static inline int io_uring_kmbuf_cqe_bid(const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_BUFFER))
+		return -ENOBUFS;
+	return (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+}
+
+/*
+ * Locate the data a CQE delivered into @kb: the buffer id, with *addr and
+ * *len set. Fails with cqe->res if the request failed, -ENOBUFS if the CQE
+ * carries no buffer, -ERANGE if the bid or length does not fit @kb.
+ */
+static inline int io_uring_kmbuf_cqe_buf(const struct io_uring_kmbuf *kb,
+					 const struct io_uring_cqe *cqe,
+					 void **addr, unsigned int *len)
+{
+	int bid;
+
+	if (cqe->res < 0)
+		return cqe->res;
+	bid = io_uring_kmbuf_cqe_bid(cqe);
+	if (bid < 0)
+		return bid;
+	if ((unsigned int)bid >= kb->ring_entries ||
+	    (unsigned int)cqe->res > kb->buf_size || !kb->bufs)
+		return -ERANGE;
+	*addr = (char *)kb->bufs + (size_t)bid * kb->buf_size;
+	*len = (unsigned int)cqe->res;
+	return bid;
+}
+
+/* Visit every buffer of @kb: @bid (unsigned int) and @addr (void *). */
+#define io_uring_for_each_kmbuf(kb, bid, addr)				\
+	for ((bid) = 0;							\
+	     (bid) < (kb)->ring_entries &&				\
+	     ((addr) = io_uring_kmbuf_addr((kb), (bid))) != NULL;	\
+	     (bid)++)
+
+/*
+ * dmabuf-backed registered buffers.
+ */
+
+/* Create a sparse registered-buffer table of @nr slots for dmabuf use. */
+LIBURING_KMBUF_API int io_uring_register_dmabuf_table(struct io_uring *ring,
+						      unsigned int nr);
+/*
+ * Back fixed-buffer slot @index with the whole dma-buf @dmabuf_fd, for
+ * READ_FIXED / WRITE_FIXED on @target_fd. Replaces what the slot held.
+ */
+LIBURING_KMBUF_API int io_uring_register_dmabuf_buffer(struct io_uring *ring,
+						       unsigned int index,
+						       int target_fd,
+						       int dmabuf_fd);
+/* Empty slot @index; the dma-buf is released when in-flight I/O ends. */
+LIBURING_KMBUF_API int io_uring_unregister_dmabuf_buffer(struct io_uring *ring,
+							 unsigned int index);
+/* Does the running kernel support dmabuf slots? 1, 0 or -errno. */
+LIBURING_KMBUF_API int io_uring_probe_dmabuf(void);
+
+/* A dma-buf made from CPU memory with udmabuf, and its CPU mapping. */
+struct io_uring_udmabuf {
+	int	dmabuf_fd;
+	int	memfd;
+	void	*addr;		/* CPU view of the whole buffer */
+	size_t	size;
+};
+
+LIBURING_KMBUF_API int io_uring_udmabuf_alloc(size_t size,
+					      struct io_uring_udmabuf **ubp);
+LIBURING_KMBUF_API void io_uring_udmabuf_free(struct io_uring_udmabuf *ub);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBURING_KMBUF_H */

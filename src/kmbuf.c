@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/* Kernel-managed buffer rings: register, map, and the handle on top. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib.h"
+
+static size_t kmbuf_page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int kmbuf_region_len(unsigned int ring_entries, unsigned int buf_size,
+			    size_t *len)
+{
+	if (__builtin_mul_overflow((size_t)ring_entries, (size_t)buf_size, len))
+		return -EINVAL;
+	return 0;
+}
+
+/* The kernel's registration rules, checked before any syscall. */
+static int kmbuf_check_reg(const struct io_uring_kmbuf_reg *reg)
+{
+	unsigned int entries = reg->ring_entries;
+	size_t len;
+
+	if (reg->flags || reg->resv[0] || reg->resv[1] || reg->resv[2])
+		return -EINVAL;
+	if (!entries || (entries & (entries - 1)) ||
+	    entries > IO_URING_KMBUF_MAX_ENTRIES)
+		return -EINVAL;
+	if (!reg->buf_size || reg->buf_size % kmbuf_page_size())
+		return -EINVAL;
+	return kmbuf_region_len(entries, reg->buf_size, &len);
+}
+
+int io_uring_register_kmbuf_ring(struct io_uring *ring,
+				 const struct io_uring_kmbuf_reg *reg,
+				 unsigned int flags)
+{
+	int ret;
+
+	if (!ring || !reg || flags)
+		return -EINVAL;
+	ret = kmbuf_check_reg(reg);
+	if (ret)
+		return ret;
+	return kmbuf_do_register(ring, IO_URING_KMBUF_REGISTER_OP, reg, 1);
+}
+
+int io_uring_unregister_kmbuf_ring(struct io_uring *ring, unsigned short bgid)
+{
+	struct io_uring_kmbuf_reg reg = { .bgid = bgid };
+
+	if (!ring)
+		return -EINVAL;
+	return kmbuf_do_register(ring, IO_URING_KMBUF_UNREGISTER_OP, &reg, 1);
+}
+
+int io_uring_mmap_kmbuf(struct io_uring *ring, unsigned short bgid, size_t len,
+			void **bufs)
+{
+	off_t offset = (off_t)(IO_URING_KMBUF_OFF_RING |
+			       (__u64)bgid << IO_URING_KMBUF_OFF_SHIFT);
+
+	if (!ring || !bufs || !len || len % kmbuf_page_size())
+		return -EINVAL;
+	/* A registered ring index is no file: mmap needs the real fd. */
+	if (ring->ring_fd < 0)
+		return -EBADF;
+	return kmbuf_sys_mmap(len, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_POPULATE, ring->ring_fd,
+			      offset, bufs);
+}
+
+int io_uring_munmap_kmbuf(void *bufs, size_t len)
+{
+	if (!bufs || !len)
+		return -EINVAL;
+	return kmbuf_sys_munmap(bufs, len);
+}
+
+/*
+ * libbpf-style extensible options: an older caller passes a smaller sz, a
+ * newer caller's fields that this library does not know must be zero.
+ */
+static int kmbuf_check_opts(const struct io_uring_kmbuf_opts *opts)
+{
+	const char *p;
+	size_t i;
+
+	if (!opts)
+		return 0;
+	if (opts->sz < offsetof(struct io_uring_kmbuf_opts, flags) +
+		       sizeof(opts->flags))
+		return -EINVAL;
+	p = (const char *)opts;
+	for (i = sizeof(*opts); i < opts->sz; i++)
+		if (p[i])
+			return -E2BIG;
+	return opts->flags ? -EINVAL : 0;
+}
+
+int io_uring_setup_kmbuf_ring(struct io_uring *ring, unsigned int ring_entries,
+			      unsigned int buf_size, unsigned short bgid,
+			      const struct io_uring_kmbuf_opts *opts,
+			      struct io_uring_kmbuf **kbp)
+{
+	struct io_uring_kmbuf_reg reg = {
+		.buf_size = buf_size,
+		.ring_entries = ring_entries,
+		.bgid = bgid,
+	};
+	struct io_uring_kmbuf *kb;
+	int ret;
+
+	if (!ring || !kbp)
+		return -EINVAL;
+	ret = kmbuf_check_opts(opts);
+	if (!ret)
+		ret = kmbuf_check_reg(&reg);
+	if (ret)
+		return ret;
+	/* Refuse up front what could be registered but never mapped. */
+	if (ring->ring_fd < 0)
+		return -EBADF;
+
+	kb = calloc(1, sizeof(*kb));
+	if (!kb)
+		return -ENOMEM;
+	kb->buf_size = buf_size;
+	kb->ring_entries = ring_entries;
+	kb->bgid = bgid;
+	kb->len = (size_t)ring_entries * buf_size;
+
+	ret = io_uring_register_kmbuf_ring(ring, &reg, 0);
+	if (ret)
+		goto err_free;
+	ret = io_uring_mmap_kmbuf(ring, bgid, kb->len, &kb->bufs);
+	if (ret)
+		goto err_unregister;
+	*kbp = kb;
+	return 0;
+
+err_unregister:
+	io_uring_unregister_kmbuf_ring(ring, bgid);
+err_free:
+	free(kb);
+	return ret;
+}
+
+int io_uring_free_kmbuf_ring(struct io_uring *ring, struct io_uring_kmbuf *kb)
+{
+	int ret;
+
+	if (!ring || !kb)
+		return -EINVAL;
+	/* Unmap first: the buffers must not outlive the registration. */
+	if (kb->bufs) {
+		ret = io_uring_munmap_kmbuf(kb->bufs, kb->len);
+		if (ret)
+			return ret;
+		kb->bufs = NULL;
+	}
+	ret = io_uring_unregister_kmbuf_ring(ring, kb->bgid);
+	if (ret) {
+		/*
+		 * Still registered (pinned by a kernel consumer: -EBUSY), so
+		 * the handle stays valid; map the buffers again if we can,
+		 * and a later free can be retried either way.
+		 */
+		if (io_uring_mmap_kmbuf(ring, kb->bgid, kb->len, &kb->bufs))
+			kb->bufs = NULL;
+		return ret;
+	}
+	free(kb);
+	return 0;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * Private to the library. The kmbuf_sys_* functions are the whole syscall
+ * boundary: they live in syscall.c alone, so the unit tests can link the
+ * rest of the library against fakes of them and run every error path
+ * without a kernel.
+ */
+#ifndef LIBURING_KMBUF_LIB_H
+#define LIBURING_KMBUF_LIB_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <liburing-kmbuf.h>
+
+/* io_uring_register(2): the result, or -errno. */
+int kmbuf_sys_register(int fd, unsigned int opcode, const void *arg,
+		       unsigned int nr_args);
+/* mmap(2) of a shared mapping: 0 and *addr, or -errno. */
+int kmbuf_sys_mmap(size_t len, int prot, int flags, int fd, off_t offset,
+		   void **addr);
+/* munmap(2): 0 or -errno. */
+int kmbuf_sys_munmap(void *addr, size_t len);
+
+/*
+ * io_uring_register(2) on @ring: through its real fd when it has one, else
+ * through the registered ring index (io_uring_register_ring_fd()).
+ */
+int kmbuf_do_register(struct io_uring *ring, unsigned int opcode,
+		      const void *arg, unsigned int nr_args);
+
+/* Run @probe on a private one-entry ring: its result, or -errno. */
+int kmbuf_probe_with_ring(int (*probe)(struct io_uring *ring));
+
+/* liburing's private int_flags bit for a registered ring fd */
+#define KMBUF_INT_FLAG_REG_RING	1U
+
+#endif /* LIBURING_KMBUF_LIB_H */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/* The syscall boundary: the only file that talks to the kernel. */
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "lib.h"
+
+int kmbuf_sys_register(int fd, unsigned int opcode, const void *arg,
+		       unsigned int nr_args)
+{
+	long ret = syscall(__NR_io_uring_register, fd, opcode, arg, nr_args);
+
+	return ret < 0 ? -errno : (int)ret;
+}
+
+int kmbuf_sys_mmap(size_t len, int prot, int flags, int fd, off_t offset,
+		   void **addr)
+{
+	void *p = mmap(NULL, len, prot, flags, fd, offset);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	*addr = p;
+	return 0;
+}
+
+int kmbuf_sys_munmap(void *addr, size_t len)
+{
+	return munmap(addr, len) ? -errno : 0;
+}
