@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT OR LGPL-2.1
+# dmabuf-backed registered buffers
