@@ -20,6 +20,18 @@ int kmbuf_sys_mmap(size_t len, int prot, int flags, int fd, off_t offset,
 		   void **addr);
 /* munmap(2): 0 or -errno. */
 int kmbuf_sys_munmap(void *addr, size_t len);
+/* memfd_create(2): the fd, or -errno. */
+int kmbuf_sys_memfd_create(const char *name, unsigned int flags);
+/* fcntl(2) with an int argument: the result, or -errno. */
+int kmbuf_sys_fcntl(int fd, int cmd, int arg);
+/* ftruncate(2): 0 or -errno. */
+int kmbuf_sys_ftruncate(int fd, off_t len);
+/* open(2) without O_CREAT: the fd, or -errno. */
+int kmbuf_sys_open(const char *path, int flags);
+/* ioctl(2) with a pointer argument: the result, or -errno. */
+int kmbuf_sys_ioctl(int fd, unsigned long request, void *arg);
+/* close(2): 0 or -errno. */
+int kmbuf_sys_close(int fd);
 
 /*
  * io_uring_register(2) on @ring: through its real fd when it has one, else

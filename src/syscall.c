@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /* The syscall boundary: the only file that talks to the kernel. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -29,4 +31,43 @@ int kmbuf_sys_mmap(size_t len, int prot, int flags, int fd, off_t offset,
 int kmbuf_sys_munmap(void *addr, size_t len)
 {
 	return munmap(addr, len) ? -errno : 0;
+}
+
+int kmbuf_sys_memfd_create(const char *name, unsigned int flags)
+{
+	/* the raw syscall: glibc < 2.27 has no memfd_create() wrapper */
+	long ret = syscall(__NR_memfd_create, name, flags);
+
+	return ret < 0 ? -errno : (int)ret;
+}
+
+int kmbuf_sys_fcntl(int fd, int cmd, int arg)
+{
+	int ret = fcntl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+int kmbuf_sys_ftruncate(int fd, off_t len)
+{
+	return ftruncate(fd, len) ? -errno : 0;
+}
+
+int kmbuf_sys_open(const char *path, int flags)
+{
+	int fd = open(path, flags);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int kmbuf_sys_ioctl(int fd, unsigned long request, void *arg)
+{
+	int ret = ioctl(fd, request, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+int kmbuf_sys_close(int fd)
+{
+	return close(fd) ? -errno : 0;
 }
