@@ -1,2 +1,23 @@
 # SPDX-License-Identifier: MIT OR LGPL-2.1
 # dmabuf-backed registered buffers
+# Feature tests, one binary per feature. Each exits 0, 1 or 77 (skip, with
+# the reason on stdout). dmabuf-probe and dmabuf-table run on any kernel;
+# the others need the testbed VM: a dmabuf-aware kernel, /dev/udmabuf and
+# the emulated NVMe namespace /dev/nvme0n1 (make vmcheck).
+noinst_LTLIBRARIES += test/libdmabuf-util.la
+test_libdmabuf_util_la_SOURCES = test/dmabuf-util.c test/dmabuf-util.h
+test_libdmabuf_util_la_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+
+DMABUF_TEST_LDADD = test/libdmabuf-util.la $(KMBUF_TEST_LDADD)
+
+dmabuf_tests = \
+	test/dmabuf-probe \
+	test/dmabuf-table
+
+check_PROGRAMS += $(dmabuf_tests)
+TESTS += $(dmabuf_tests)
+
+test_dmabuf_probe_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_probe_LDADD = $(DMABUF_TEST_LDADD)
+test_dmabuf_table_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_table_LDADD = $(DMABUF_TEST_LDADD)
