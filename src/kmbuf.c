@@ -37,6 +37,20 @@ static int kmbuf_check_reg(const struct io_uring_kmbuf_reg *reg)
 	return kmbuf_region_len(entries, reg->buf_size, &len);
 }
 
+/*
+ * The kernel finds the bgid in mmap offset bits 16..26: bits 27..31 are
+ * the mmap type (IORING_OFF_MMAP_MASK), and bgid << 16 reaches them from
+ * bgid 2048 on. Such a bgid has no offset of its own (2048 names bgid 0's
+ * buffers, 4096 no object), so it can be registered but never mapped.
+ */
+static int kmbuf_check_mmap_bgid(unsigned short bgid)
+{
+	if (((__u64)bgid << IO_URING_KMBUF_OFF_SHIFT) &
+	    IO_URING_KMBUF_OFF_MMAP_MASK)
+		return -EINVAL;
+	return 0;
+}
+
 int io_uring_register_kmbuf_ring(struct io_uring *ring,
 				 const struct io_uring_kmbuf_reg *reg,
 				 unsigned int flags)
@@ -67,6 +81,8 @@ int io_uring_mmap_kmbuf(struct io_uring *ring, unsigned short bgid, size_t len,
 			       (__u64)bgid << IO_URING_KMBUF_OFF_SHIFT);
 
 	if (!ring || !bufs || !len || len % kmbuf_page_size())
+		return -EINVAL;
+	if (kmbuf_check_mmap_bgid(bgid))
 		return -EINVAL;
 	/* A registered ring index is no file: mmap needs the real fd. */
 	if (ring->ring_fd < 0)
@@ -122,6 +138,8 @@ int io_uring_setup_kmbuf_ring(struct io_uring *ring, unsigned int ring_entries,
 	ret = kmbuf_check_opts(opts);
 	if (!ret)
 		ret = kmbuf_check_reg(&reg);
+	if (!ret)
+		ret = kmbuf_check_mmap_bgid(bgid);
 	if (ret)
 		return ret;
 	/* Refuse up front what could be registered but never mapped. */
