@@ -5,6 +5,7 @@
  * caller's registrations and leaves nothing behind.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "lib.h"
@@ -32,7 +33,18 @@ static int kmbuf_probe_ring(struct io_uring *ring)
 	if (ret)
 		return ret;
 	ret = io_uring_free_kmbuf_ring(ring, kb);
-	return ret ? ret : 1;
+	if (ret) {
+		/*
+		 * free kept the handle (and may have mapped it again);
+		 * exiting the private ring drops the registration, so drop
+		 * the mapping and the handle here.
+		 */
+		if (kb->bufs)
+			io_uring_munmap_kmbuf(kb->bufs, kb->len);
+		free(kb);
+		return ret;
+	}
+	return 1;
 }
 
 int kmbuf_probe_with_ring(int (*probe)(struct io_uring *ring))
