@@ -1,1 +1,48 @@
 # SPDX-License-Identifier: MIT OR LGPL-2.1
+# Unit tests: the library's core (src/libkmbuf-core.la) linked against the
+# fake syscall boundary in test/unit/fake-sys.c, with cmocka. Without
+# cmocka every unit test binary is a stub that reports SKIP (exit 77).
+#
+# To add a test: append its name to unit_tests, and give it the two
+# _SOURCES lines below (cmocka and stub). A test of a library call links
+# unit_fake_ldadd and unit_fake_ldflags; a header-only test need not.
+
+unit_tests = \
+	test/unit/kmbuf-api \
+	test/unit/kmbuf-helpers \
+	test/unit/kmbuf-probe
+
+check_PROGRAMS += $(unit_tests)
+TESTS += $(unit_tests)
+
+unit_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+unit_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/src -I$(top_srcdir)/test/unit
+unit_fake_sources = test/unit/fake-sys.c test/unit/fake-sys.h
+unit_fake_ldadd = src/libkmbuf-core.la $(LIBURING_LIBS) $(CMOCKA_LIBS)
+# The probes' private ring, and allocation accounting (see fake-sys.h).
+unit_fake_ldflags = $(AM_LDFLAGS) \
+	-Wl,--wrap=io_uring_queue_init -Wl,--wrap=io_uring_queue_exit \
+	-Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=free
+
+if HAVE_CMOCKA
+test_unit_kmbuf_api_SOURCES = test/unit/kmbuf-api.c $(unit_fake_sources)
+test_unit_kmbuf_api_LDADD = $(unit_fake_ldadd)
+test_unit_kmbuf_api_LDFLAGS = $(unit_fake_ldflags)
+
+test_unit_kmbuf_probe_SOURCES = test/unit/kmbuf-probe.c $(unit_fake_sources)
+test_unit_kmbuf_probe_LDADD = $(unit_fake_ldadd)
+test_unit_kmbuf_probe_LDFLAGS = $(unit_fake_ldflags)
+
+test_unit_kmbuf_helpers_SOURCES = test/unit/kmbuf-helpers.c
+test_unit_kmbuf_helpers_LDADD = $(LIBURING_LIBS) $(CMOCKA_LIBS)
+else
+test_unit_kmbuf_api_SOURCES = test/unit/skip.c
+test_unit_kmbuf_probe_SOURCES = test/unit/skip.c
+test_unit_kmbuf_helpers_SOURCES = test/unit/skip.c
+endif
+test_unit_kmbuf_api_CFLAGS = $(unit_cflags)
+test_unit_kmbuf_api_CPPFLAGS = $(unit_cppflags)
+test_unit_kmbuf_probe_CFLAGS = $(unit_cflags)
+test_unit_kmbuf_probe_CPPFLAGS = $(unit_cppflags)
+test_unit_kmbuf_helpers_CFLAGS = $(unit_cflags)
+test_unit_kmbuf_helpers_CPPFLAGS = $(unit_cppflags)

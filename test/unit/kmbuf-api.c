@@ -1,0 +1,834 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * Unit tests of the kmbuf ring calls (src/kmbuf.c, src/register.c) against
+ * the fake syscall boundary: argument checking with no syscall, the exact
+ * bytes and mmap arguments the kernel would see, error pass-through, and
+ * the setup/free handle's unwinding.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <liburing-kmbuf.h>
+#include "fake-sys.h"
+
+#define RING_FD		5
+#define REG_INDEX	3	/* registered ring index */
+
+static unsigned int page;
+
+static int setup(void **state)
+{
+	(void)state;
+	fake_reset();
+	return 0;
+}
+
+/* Every test must have used its whole script and freed what it got. */
+static int teardown(void **state)
+{
+	(void)state;
+	fake_assert_script_done();
+	assert_int_equal(fake_live_allocs(), 0);
+	return 0;
+}
+
+static struct io_uring_kmbuf_reg make_reg(unsigned int buf_size,
+					  unsigned int ring_entries,
+					  unsigned short bgid)
+{
+	struct io_uring_kmbuf_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.buf_size = buf_size;
+	reg.ring_entries = ring_entries;
+	reg.bgid = bgid;
+	return reg;
+}
+
+/* The 40 bytes io_uring_register(2) must see, built field by offset. */
+static void expect_reg_bytes(const struct fake_call *call, int fd,
+			     unsigned int opcode, uint32_t buf_size,
+			     uint32_t ring_entries, uint16_t bgid)
+{
+	unsigned char want[40];
+
+	memset(want, 0, sizeof(want));
+	memcpy(want + 0, &buf_size, 4);
+	memcpy(want + 8, &ring_entries, 4);
+	memcpy(want + 12, &bgid, 2);
+
+	assert_int_equal(call->kind, FAKE_REGISTER);
+	assert_int_equal(call->fd, fd);
+	assert_int_equal(call->opcode, opcode);
+	assert_int_equal(call->nr_args, 1);
+	assert_non_null(call->arg);
+	assert_int_equal(call->arg_len, sizeof(want));
+	assert_memory_equal(call->arg_copy, want, sizeof(want));
+}
+
+static void expect_mmap(const struct fake_call *call, int fd,
+			unsigned short bgid, size_t len)
+{
+	assert_int_equal(call->kind, FAKE_MMAP);
+	assert_int_equal(call->mmap_fd, fd);
+	assert_int_equal(call->len, len);
+	assert_int_equal(call->prot, PROT_READ | PROT_WRITE);
+	assert_int_equal(call->flags, MAP_SHARED | MAP_POPULATE);
+	assert_int_equal((uint64_t)call->offset,
+			 0x88000000ULL | (uint64_t)bgid << 16);
+}
+
+/* --- io_uring_register_kmbuf_ring --- */
+
+static void register_rejects_null_and_flags(void **state)
+{
+	struct io_uring_kmbuf_reg reg = make_reg(page, 8, 0);
+	struct io_uring ring;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	assert_int_equal(io_uring_register_kmbuf_ring(NULL, &reg, 0), -EINVAL);
+	assert_int_equal(io_uring_register_kmbuf_ring(&ring, NULL, 0), -EINVAL);
+	assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 1), -EINVAL);
+	assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 1U << 31),
+			 -EINVAL);
+	assert_int_equal(fake_nr_calls(), 0);
+}
+
+static void register_rejects_reg_flags_and_resv(void **state)
+{
+	static const unsigned short flags[] = { 1, 2, 4, 0x8000, 0xffff };
+	struct io_uring_kmbuf_reg reg;
+	struct io_uring ring;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		reg = make_reg(page, 8, 0);
+		reg.flags = flags[i];
+		assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0),
+				 -EINVAL);
+	}
+	for (i = 0; i < 3; i++) {
+		reg = make_reg(page, 8, 0);
+		reg.resv[i] = 1ULL << (i * 20);
+		assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0),
+				 -EINVAL);
+	}
+	assert_int_equal(fake_nr_calls(), 0);
+}
+
+static void register_rejects_ring_entries(void **state)
+{
+	static const unsigned int bad[] = {
+		0, 3, 6, 100, 32767, 32769, 65535, 65536, 1U << 20, UINT_MAX,
+	};
+	struct io_uring_kmbuf_reg reg;
+	struct io_uring ring;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reg = make_reg(page, bad[i], 0);
+		assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0),
+				 -EINVAL);
+	}
+	assert_int_equal(fake_nr_calls(), 0);
+}
+
+static void register_rejects_buf_size(void **state)
+{
+	const unsigned int bad[] = {
+		0, 1, 512, page / 2, page - 1, page + 1, 3 * page + 8,
+		UINT_MAX,
+	};
+	struct io_uring_kmbuf_reg reg;
+	struct io_uring ring;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reg = make_reg(bad[i], 8, 0);
+		assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0),
+				 -EINVAL);
+	}
+	assert_int_equal(fake_nr_calls(), 0);
+}
+
+/* Power-of-two entries up to 32768 and page multiples reach the kernel. */
+static void register_accepts_limits(void **state)
+{
+	static const unsigned int entries[] = { 1, 2, 4096, 32768 };
+	/* the largest page multiple a __u32 holds */
+	const unsigned int max_size = UINT_MAX - (UINT_MAX % page);
+	struct io_uring_kmbuf_reg reg;
+	struct io_uring ring;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		reg = make_reg(page, entries[i], 0);
+		fake_push_register(0);
+		assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0), 0);
+		expect_reg_bytes(fake_call_at((int)i), RING_FD,
+				 IO_URING_KMBUF_REGISTER_OP, page, entries[i], 0);
+	}
+	/*
+	 * 32768 * (4G - page) needs 47 bits: it fits a 64-bit size_t, so the
+	 * library passes it on and the kernel judges the memory; where
+	 * size_t is 32 bits the product overflows and must be refused.
+	 */
+	reg = make_reg(max_size, 32768, 0);
+#if SIZE_MAX > UINT32_MAX
+	fake_push_register(0);
+	assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0), 0);
+	expect_reg_bytes(fake_call_at(4), RING_FD, IO_URING_KMBUF_REGISTER_OP,
+			 max_size, 32768, 0);
+#else
+	assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0), -EINVAL);
+	assert_int_equal(fake_nr_calls(), 4);
+#endif
+}
+
+static void register_sends_exact_bytes(void **state)
+{
+	static const unsigned short bgids[] = { 0, 1, 2047, 65535 };
+	struct io_uring_kmbuf_reg reg, before;
+	struct io_uring ring, ring_before;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	ring_before = ring;
+	for (i = 0; i < sizeof(bgids) / sizeof(bgids[0]); i++) {
+		reg = make_reg(4 * page, 64, bgids[i]);
+		before = reg;
+		fake_push_register(0);
+		assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0), 0);
+		expect_reg_bytes(fake_call_at((int)i), RING_FD,
+				 IO_URING_KMBUF_REGISTER_OP, 4 * page, 64,
+				 bgids[i]);
+		assert_int_equal(fake_call_at((int)i)->opcode, 38);
+		/* caller-owned input is left alone */
+		assert_memory_equal(&reg, &before, sizeof(reg));
+	}
+	assert_memory_equal(&ring, &ring_before, sizeof(ring));
+}
+
+static void register_passes_errors_through(void **state)
+{
+	static const int errs[] = { -EEXIST, -ENOMEM, -EFAULT, -EINVAL, -EPERM };
+	struct io_uring_kmbuf_reg reg = make_reg(page, 8, 3);
+	struct io_uring ring;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		fake_push_register(errs[i]);
+		assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0),
+				 errs[i]);
+	}
+	assert_int_equal(fake_nr_calls(), 5);
+}
+
+/* --- io_uring_unregister_kmbuf_ring --- */
+
+static void unregister_sends_exact_bytes(void **state)
+{
+	static const unsigned short bgids[] = { 0, 1, 65535 };
+	struct io_uring ring;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	assert_int_equal(io_uring_unregister_kmbuf_ring(NULL, 0), -EINVAL);
+	assert_int_equal(fake_nr_calls(), 0);
+	for (i = 0; i < sizeof(bgids) / sizeof(bgids[0]); i++) {
+		fake_push_register(0);
+		assert_int_equal(io_uring_unregister_kmbuf_ring(&ring, bgids[i]), 0);
+		/* only bgid set: no flags, resv or stale union bytes */
+		expect_reg_bytes(fake_call_at((int)i), RING_FD,
+				 IO_URING_KMBUF_UNREGISTER_OP, 0, 0, bgids[i]);
+		assert_int_equal(fake_call_at((int)i)->opcode, 39);
+	}
+}
+
+static void unregister_passes_errors_through(void **state)
+{
+	static const int errs[] = { -ENOENT, -EBUSY, -EINVAL, -EFAULT };
+	struct io_uring ring;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		fake_push_register(errs[i]);
+		assert_int_equal(io_uring_unregister_kmbuf_ring(&ring, 9), errs[i]);
+	}
+}
+
+/* --- which fd: the real one, the registered index, or none --- */
+
+static void registered_ring_index_is_used(void **state)
+{
+	struct io_uring_kmbuf_reg reg = make_reg(page, 4, 7);
+	struct io_uring ring;
+
+	(void)state;
+	fake_ring_init(&ring, -1);
+	ring.enter_ring_fd = REG_INDEX;
+	ring.int_flags = 1;	/* liburing: ring fd registered */
+
+	fake_push_register(0);
+	assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0), 0);
+	expect_reg_bytes(fake_call_at(0), REG_INDEX,
+			 38 | IO_URING_KMBUF_USE_REGISTERED_RING, page, 4, 7);
+	assert_int_equal(fake_call_at(0)->opcode, 0x80000026U);
+
+	fake_push_register(-EBUSY);
+	assert_int_equal(io_uring_unregister_kmbuf_ring(&ring, 7), -EBUSY);
+	expect_reg_bytes(fake_call_at(1), REG_INDEX,
+			 39 | IO_URING_KMBUF_USE_REGISTERED_RING, 0, 0, 7);
+}
+
+static void real_fd_preferred_over_index(void **state)
+{
+	struct io_uring_kmbuf_reg reg = make_reg(page, 4, 7);
+	struct io_uring ring;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	ring.enter_ring_fd = REG_INDEX;
+	ring.int_flags = 1;
+
+	fake_push_register(0);
+	assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0), 0);
+	expect_reg_bytes(fake_call_at(0), RING_FD, 38, page, 4, 7);
+}
+
+static void no_fd_is_ebadf(void **state)
+{
+	struct io_uring_kmbuf_reg reg = make_reg(page, 4, 7);
+	struct io_uring_kmbuf *kb = (struct io_uring_kmbuf *)&kb;
+	struct io_uring ring;
+	void *bufs = &bufs;
+
+	(void)state;
+	fake_ring_init(&ring, -1);
+	ring.enter_ring_fd = REG_INDEX;
+	ring.int_flags = 2;	/* some other liburing bit */
+	assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0), -EBADF);
+	assert_int_equal(io_uring_unregister_kmbuf_ring(&ring, 7), -EBADF);
+
+	/* mmap and setup need the real fd even with a registered index */
+	ring.int_flags = 1;
+	assert_int_equal(io_uring_mmap_kmbuf(&ring, 7, page, &bufs), -EBADF);
+	assert_ptr_equal(bufs, &bufs);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 4, page, 7, NULL, &kb),
+			 -EBADF);
+	assert_ptr_equal(kb, &kb);
+	assert_int_equal(fake_nr_calls(), 0);
+}
+
+/* --- io_uring_mmap_kmbuf / io_uring_munmap_kmbuf --- */
+
+static void mmap_rejects_bad_input(void **state)
+{
+	struct io_uring ring;
+	void *bufs = &bufs;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	assert_int_equal(io_uring_mmap_kmbuf(NULL, 0, page, &bufs), -EINVAL);
+	assert_int_equal(io_uring_mmap_kmbuf(&ring, 0, page, NULL), -EINVAL);
+	assert_int_equal(io_uring_mmap_kmbuf(&ring, 0, 0, &bufs), -EINVAL);
+	assert_int_equal(io_uring_mmap_kmbuf(&ring, 0, page - 1, &bufs), -EINVAL);
+	assert_int_equal(io_uring_mmap_kmbuf(&ring, 0, page + 1, &bufs), -EINVAL);
+	assert_ptr_equal(bufs, &bufs);
+	assert_int_equal(io_uring_munmap_kmbuf(NULL, page), -EINVAL);
+	assert_int_equal(io_uring_munmap_kmbuf(&bufs, 0), -EINVAL);
+	assert_int_equal(fake_nr_calls(), 0);
+}
+
+static void mmap_sends_exact_arguments(void **state)
+{
+	static const unsigned short bgids[] = { 0, 1, 2047 };
+	struct io_uring ring, ring_before;
+	void *bufs;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	ring_before = ring;
+	for (i = 0; i < sizeof(bgids) / sizeof(bgids[0]); i++) {
+		bufs = NULL;
+		fake_push_mmap(0, NULL);
+		assert_int_equal(io_uring_mmap_kmbuf(&ring, bgids[i], 16 * page,
+						     &bufs), 0);
+		assert_ptr_equal(bufs, FAKE_MMAP_ADDR);
+		expect_mmap(fake_call_at((int)i), RING_FD, bgids[i], 16 * page);
+	}
+	assert_int_equal((uint64_t)fake_call_at(0)->offset, 0x88000000ULL);
+	assert_int_equal((uint64_t)fake_call_at(1)->offset, 0x88010000ULL);
+	assert_int_equal((uint64_t)fake_call_at(2)->offset, 0x8fff0000ULL);
+	assert_memory_equal(&ring, &ring_before, sizeof(ring));
+}
+
+/*
+ * The kernel finds the bgid in offset bits 16..26 (it masks the mmap type
+ * with 0xf8000000), so a bgid of 2048 or more has no offset of its own:
+ * 2048 would name bgid 0's buffers, 65535 no object at all. The library
+ * must refuse those rather than map another ring.
+ */
+static void mmap_refuses_bgid_without_offset(void **state)
+{
+	static const unsigned short bgids[] = { 2048, 2049, 4095, 4096, 65535 };
+	struct io_uring ring;
+	void *bufs = &bufs;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	for (i = 0; i < sizeof(bgids) / sizeof(bgids[0]); i++)
+		assert_int_equal(io_uring_mmap_kmbuf(&ring, bgids[i], page,
+						     &bufs), -EINVAL);
+	assert_ptr_equal(bufs, &bufs);
+	assert_int_equal(fake_nr_calls(), 0);
+}
+
+static void mmap_and_munmap_pass_errors_through(void **state)
+{
+	struct io_uring ring;
+	void *bufs = &bufs;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	fake_push_mmap(-EINVAL, NULL);
+	assert_int_equal(io_uring_mmap_kmbuf(&ring, 1, page, &bufs), -EINVAL);
+	fake_push_mmap(-ENOMEM, NULL);
+	assert_int_equal(io_uring_mmap_kmbuf(&ring, 1, page, &bufs), -ENOMEM);
+	assert_ptr_equal(bufs, &bufs);
+
+	fake_push_munmap(0);
+	assert_int_equal(io_uring_munmap_kmbuf(FAKE_MMAP_ADDR, 2 * page), 0);
+	assert_ptr_equal(fake_call_at(2)->addr, FAKE_MMAP_ADDR);
+	assert_int_equal(fake_call_at(2)->len, 2 * page);
+	fake_push_munmap(-EINVAL);
+	assert_int_equal(io_uring_munmap_kmbuf(FAKE_MMAP_ADDR, page), -EINVAL);
+}
+
+/* --- io_uring_setup_kmbuf_ring --- */
+
+static void setup_rejects_bad_input(void **state)
+{
+	struct io_uring_kmbuf *kb = (struct io_uring_kmbuf *)&kb;
+	struct io_uring ring;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	assert_int_equal(io_uring_setup_kmbuf_ring(NULL, 8, page, 0, NULL, &kb),
+			 -EINVAL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 0, page, 0, NULL, &kb),
+			 -EINVAL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 3, page, 0, NULL, &kb),
+			 -EINVAL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 32769, page, 0, NULL,
+						   &kb), -EINVAL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 65536, page, 0, NULL,
+						   &kb), -EINVAL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, 0, 0, NULL, &kb),
+			 -EINVAL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page + 1, 0, NULL,
+						   &kb), -EINVAL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page / 2, 0, NULL,
+						   &kb), -EINVAL);
+	/* a bgid whose buffers could be registered but never mapped */
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 2048, NULL,
+						   &kb), -EINVAL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 65535, NULL,
+						   &kb), -EINVAL);
+	assert_ptr_equal(kb, &kb);
+	assert_int_equal(fake_nr_calls(), 0);
+}
+
+static void setup_checks_opts(void **state)
+{
+	struct {
+		struct io_uring_kmbuf_opts opts;
+		unsigned char newer[24];	/* fields of a newer library */
+	} big;
+	struct io_uring_kmbuf_opts opts, before;
+	struct io_uring_kmbuf *kb = (struct io_uring_kmbuf *)&kb;
+	struct io_uring ring;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+
+	memset(&opts, 0, sizeof(opts));
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, &opts, &kb),
+			 -EINVAL);	/* sz 0 */
+	opts.sz = offsetof(struct io_uring_kmbuf_opts, flags);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, &opts, &kb),
+			 -EINVAL);	/* sz too small to hold flags */
+	opts.sz = sizeof(opts);
+	opts.flags = 1;
+	before = opts;
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, &opts, &kb),
+			 -EINVAL);
+	assert_memory_equal(&opts, &before, sizeof(opts));
+	opts.flags = 1U << 31;
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, &opts, &kb),
+			 -EINVAL);
+
+	memset(&big, 0, sizeof(big));
+	big.opts.sz = sizeof(big);
+	big.newer[sizeof(big.newer) - 1] = 1;
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, &big.opts,
+						   &kb), -E2BIG);
+	big.newer[sizeof(big.newer) - 1] = 0;
+	big.newer[0] = 0x80;
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, &big.opts,
+						   &kb), -E2BIG);
+	assert_ptr_equal(kb, &kb);
+	assert_int_equal(fake_nr_calls(), 0);
+
+	/* a bigger struct with zero tail, and the exact size, both work */
+	big.newer[0] = 0;
+	fake_push_register(0);
+	fake_push_mmap(0, NULL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, &big.opts,
+						   &kb), 0);
+	fake_push_munmap(0);
+	fake_push_register(0);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
+
+	opts.flags = 0;
+	fake_push_register(0);
+	fake_push_mmap(0, NULL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, &opts, &kb),
+			 0);
+	fake_push_munmap(0);
+	fake_push_register(0);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
+}
+
+static void setup_registers_maps_and_frees(void **state)
+{
+	static const unsigned short bgids[] = { 0, 1, 2047 };
+	struct io_uring_kmbuf *kb;
+	struct io_uring ring, ring_before;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	ring_before = ring;
+	for (i = 0; i < sizeof(bgids) / sizeof(bgids[0]); i++) {
+		fake_reset();
+		kb = NULL;
+		fake_push_register(0);
+		fake_push_mmap(0, NULL);
+		assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 256, 2 * page,
+							   bgids[i], NULL, &kb),
+				 0);
+		assert_non_null(kb);
+		assert_int_equal(fake_live_allocs(), 1);
+		assert_ptr_equal(kb->bufs, FAKE_MMAP_ADDR);
+		assert_int_equal(kb->len, 256 * 2 * (size_t)page);
+		assert_int_equal(kb->buf_size, 2 * page);
+		assert_int_equal(kb->ring_entries, 256);
+		assert_int_equal(kb->bgid, bgids[i]);
+
+		assert_int_equal(fake_nr_calls(), 2);
+		expect_reg_bytes(fake_call_at(0), RING_FD, 38, 2 * page, 256,
+				 bgids[i]);
+		expect_mmap(fake_call_at(1), RING_FD, bgids[i], kb->len);
+
+		/* free: unmap first, then unregister the same bgid */
+		fake_push_munmap(0);
+		fake_push_register(0);
+		assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
+		assert_int_equal(fake_nr_calls(), 4);
+		assert_int_equal(fake_call_at(2)->kind, FAKE_MUNMAP);
+		assert_ptr_equal(fake_call_at(2)->addr, FAKE_MMAP_ADDR);
+		assert_int_equal(fake_call_at(2)->len, 256 * 2 * (size_t)page);
+		expect_reg_bytes(fake_call_at(3), RING_FD, 39, 0, 0, bgids[i]);
+		assert_int_equal(fake_live_allocs(), 0);
+	}
+	assert_memory_equal(&ring, &ring_before, sizeof(ring));
+}
+
+/* The region length is computed in size_t: 32768 * (4G - page) bytes. */
+static void setup_len_does_not_truncate(void **state)
+{
+	const unsigned int max_size = UINT_MAX - (UINT_MAX % page);
+	struct io_uring_kmbuf *kb = NULL;
+	struct io_uring ring;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+#if SIZE_MAX > UINT32_MAX
+	fake_push_register(0);
+	fake_push_mmap(0, NULL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 32768, max_size, 5,
+						   NULL, &kb), 0);
+	assert_int_equal(kb->len, (size_t)32768 * max_size);
+	expect_mmap(fake_call_at(1), RING_FD, 5, (size_t)32768 * max_size);
+	fake_push_munmap(0);
+	fake_push_register(0);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
+#else
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 32768, max_size, 5,
+						   NULL, &kb), -EINVAL);
+	assert_null(kb);
+	assert_int_equal(fake_nr_calls(), 0);
+#endif
+}
+
+static void setup_passes_register_errors_through(void **state)
+{
+	static const int errs[] = { -EEXIST, -ENOMEM, -EFAULT, -EINVAL };
+	struct io_uring_kmbuf *kb = (struct io_uring_kmbuf *)&kb;
+	struct io_uring ring;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		fake_push_register(errs[i]);
+		assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 4,
+							   NULL, &kb), errs[i]);
+		assert_ptr_equal(kb, &kb);
+		assert_int_equal(fake_live_allocs(), 0);
+	}
+	/* nothing but the failed registrations */
+	assert_int_equal(fake_nr_calls_of(FAKE_REGISTER), 4);
+	assert_int_equal(fake_nr_calls(), 4);
+}
+
+/* Register OK, mmap fails: unregister the same bgid, return mmap's error. */
+static void setup_unwinds_when_mmap_fails(void **state)
+{
+	static const int errs[] = { -ENOMEM, -EINVAL, -EAGAIN };
+	struct io_uring_kmbuf *kb = (struct io_uring_kmbuf *)&kb;
+	struct io_uring ring;
+	size_t i;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		fake_reset();
+		fake_push_register(0);
+		fake_push_mmap(errs[i], NULL);
+		/* the unregister's own failure must not mask mmap's error */
+		fake_push_register(i == 2 ? -ENOENT : 0);
+		assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 77,
+							   NULL, &kb), errs[i]);
+		assert_ptr_equal(kb, &kb);
+		assert_int_equal(fake_nr_calls(), 3);
+		expect_reg_bytes(fake_call_at(0), RING_FD, 38, page, 8, 77);
+		expect_mmap(fake_call_at(1), RING_FD, 77, 8 * (size_t)page);
+		expect_reg_bytes(fake_call_at(2), RING_FD, 39, 0, 0, 77);
+		assert_int_equal(fake_nr_calls_of(FAKE_MUNMAP), 0);
+		assert_int_equal(fake_live_allocs(), 0);
+	}
+}
+
+static void setup_handles_alloc_failure(void **state)
+{
+	struct io_uring_kmbuf *kb = (struct io_uring_kmbuf *)&kb;
+	struct io_uring ring;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	fake_fail_alloc(1);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, NULL, &kb),
+			 -ENOMEM);
+	assert_ptr_equal(kb, &kb);
+	assert_int_equal(fake_nr_calls(), 0);
+}
+
+/* --- io_uring_free_kmbuf_ring --- */
+
+static struct io_uring_kmbuf *setup_one(struct io_uring *ring,
+					unsigned short bgid)
+{
+	struct io_uring_kmbuf *kb = NULL;
+
+	fake_push_register(0);
+	fake_push_mmap(0, NULL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(ring, 4, page, bgid, NULL, &kb),
+			 0);
+	return kb;
+}
+
+static void free_rejects_null(void **state)
+{
+	struct io_uring ring;
+	struct io_uring_kmbuf *kb;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	kb = setup_one(&ring, 1);
+	assert_int_equal(io_uring_free_kmbuf_ring(NULL, kb), -EINVAL);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, NULL), -EINVAL);
+	assert_int_equal(fake_nr_calls(), 2);
+	fake_push_munmap(0);
+	fake_push_register(0);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
+}
+
+/* Pinned: unregister says -EBUSY; the handle stays, mapped again. */
+static void free_busy_keeps_and_remaps(void **state)
+{
+	void *again = (void *)((char *)FAKE_MMAP_ADDR + 0x100000);
+	struct io_uring ring;
+	struct io_uring_kmbuf *kb;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	kb = setup_one(&ring, 9);
+
+	fake_push_munmap(0);
+	fake_push_register(-EBUSY);
+	fake_push_mmap(0, again);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), -EBUSY);
+	assert_int_equal(fake_nr_calls(), 5);
+	assert_int_equal(fake_call_at(2)->kind, FAKE_MUNMAP);
+	expect_reg_bytes(fake_call_at(3), RING_FD, 39, 0, 0, 9);
+	expect_mmap(fake_call_at(4), RING_FD, 9, 4 * (size_t)page);
+	/* still a valid handle */
+	assert_int_equal(fake_live_allocs(), 1);
+	assert_ptr_equal(kb->bufs, again);
+	assert_int_equal(kb->len, 4 * (size_t)page);
+	assert_int_equal(kb->bgid, 9);
+	assert_ptr_equal(io_uring_kmbuf_addr(kb, 1), (char *)again + page);
+
+	/* unpinned later: free works and unmaps the new mapping */
+	fake_push_munmap(0);
+	fake_push_register(0);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
+	assert_ptr_equal(fake_call_at(5)->addr, again);
+	expect_reg_bytes(fake_call_at(6), RING_FD, 39, 0, 0, 9);
+}
+
+/* -EBUSY and the re-map fails too: handle kept without a mapping. */
+static void free_busy_remap_fails(void **state)
+{
+	struct io_uring ring;
+	struct io_uring_kmbuf *kb;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	kb = setup_one(&ring, 2);
+
+	fake_push_munmap(0);
+	fake_push_register(-EBUSY);
+	fake_push_mmap(-ENOMEM, NULL);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), -EBUSY);
+	assert_int_equal(fake_live_allocs(), 1);
+	assert_null(kb->bufs);
+	assert_null(io_uring_kmbuf_addr(kb, 0));
+	assert_int_equal(kb->bgid, 2);
+
+	/* retry: nothing to unmap, just unregister */
+	fake_push_register(0);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
+	assert_int_equal(fake_nr_calls(), 6);
+	assert_int_equal(fake_nr_calls_of(FAKE_MUNMAP), 1);
+	expect_reg_bytes(fake_call_at(5), RING_FD, 39, 0, 0, 2);
+}
+
+/* munmap fails: nothing unregistered, the handle is untouched. */
+static void free_munmap_fails(void **state)
+{
+	struct io_uring ring;
+	struct io_uring_kmbuf *kb, before;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	kb = setup_one(&ring, 3);
+	before = *kb;
+
+	fake_push_munmap(-EINVAL);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), -EINVAL);
+	assert_int_equal(fake_nr_calls(), 3);
+	assert_memory_equal(kb, &before, sizeof(before));
+
+	fake_push_munmap(0);
+	fake_push_register(0);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
+}
+
+/* A ring whose real fd was closed after setup frees via the index. */
+static void free_through_registered_index(void **state)
+{
+	struct io_uring ring;
+	struct io_uring_kmbuf *kb;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	kb = setup_one(&ring, 4);
+	ring.ring_fd = -1;
+	ring.enter_ring_fd = REG_INDEX;
+	ring.int_flags = 1;
+
+	fake_push_munmap(0);
+	fake_push_register(0);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
+	expect_reg_bytes(fake_call_at(3), REG_INDEX,
+			 39 | IO_URING_KMBUF_USE_REGISTERED_RING, 0, 0, 4);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(register_rejects_null_and_flags),
+		T(register_rejects_reg_flags_and_resv),
+		T(register_rejects_ring_entries),
+		T(register_rejects_buf_size),
+		T(register_accepts_limits),
+		T(register_sends_exact_bytes),
+		T(register_passes_errors_through),
+		T(unregister_sends_exact_bytes),
+		T(unregister_passes_errors_through),
+		T(registered_ring_index_is_used),
+		T(real_fd_preferred_over_index),
+		T(no_fd_is_ebadf),
+		T(mmap_rejects_bad_input),
+		T(mmap_sends_exact_arguments),
+		T(mmap_refuses_bgid_without_offset),
+		T(mmap_and_munmap_pass_errors_through),
+		T(setup_rejects_bad_input),
+		T(setup_checks_opts),
+		T(setup_registers_maps_and_frees),
+		T(setup_len_does_not_truncate),
+		T(setup_passes_register_errors_through),
+		T(setup_unwinds_when_mmap_fails),
+		T(setup_handles_alloc_failure),
+		T(free_rejects_null),
+		T(free_busy_keeps_and_remaps),
+		T(free_busy_remap_fails),
+		T(free_munmap_fails),
+		T(free_through_registered_index),
+#undef T
+	};
+
+	page = (unsigned int)sysconf(_SC_PAGESIZE);
+	return cmocka_run_group_tests_name("kmbuf-api", tests, NULL, NULL) ? 1 : 0;
+}
