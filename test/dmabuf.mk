@@ -21,3 +21,21 @@ test_dmabuf_probe_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_probe_LDADD = $(DMABUF_TEST_LDADD)
 test_dmabuf_table_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_table_LDADD = $(DMABUF_TEST_LDADD)
+
+dmabuf_vm_tests = \
+	test/dmabuf-register \
+	test/dmabuf-io \
+	test/dmabuf-import \
+	test/dmabuf-cycles
+
+check_PROGRAMS += $(dmabuf_vm_tests)
+TESTS += $(dmabuf_vm_tests)
+
+test_dmabuf_register_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_register_LDADD = $(DMABUF_TEST_LDADD)
+test_dmabuf_io_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_io_LDADD = $(DMABUF_TEST_LDADD)
+test_dmabuf_import_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_import_LDADD = $(DMABUF_TEST_LDADD)
+test_dmabuf_cycles_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_cycles_LDADD = $(DMABUF_TEST_LDADD)

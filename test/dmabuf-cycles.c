@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * 1,000 register / read / clear cycles of one dma-buf: no fd growth, no
+ * kernel memory growth, and once we free the dma-buf its pages really go
+ * (a reference the ring forgot to drop would keep 8 MiB of shmem alive).
+ * Needs the testbed VM.
+ */
+#define _GNU_SOURCE	/* O_DIRECT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "dmabuf-util.h"
+
+#define BUF_SIZE	(8 * 1024 * 1024)
+#define NR_WARMUP	50
+#define NR_CYCLES	1000
+/* kernel memory the cycles may take: leaking one mapping costs more */
+#define SLAB_SLACK_KB	1024
+#define SHMEM_SLACK_KB	1024
+
+static int cycle(struct io_uring *ring, int nvme, int dmabuf_fd,
+		 unsigned int i)
+{
+	int ret;
+
+	ret = io_uring_register_dmabuf_buffer(ring, i % 2, nvme, dmabuf_fd);
+	if (!t_expect("register", ret, 0))
+		return -1;
+	ret = td_rw_fixed(ring, IORING_OP_READ_FIXED, nvme, i % 2,
+			  (i * 4096ULL) % BUF_SIZE, 4096, 0);
+	if (!t_expect("READ_FIXED", ret, 4096))
+		return -1;
+	ret = io_uring_unregister_dmabuf_buffer(ring, i % 2);
+	if (!t_expect("clear", ret, 0))
+		return -1;
+	return 0;
+}
+
+int main(void)
+{
+	struct io_uring_udmabuf *ub;
+	long fds0, fds1, slab0, slab1, shmem_held, shmem_freed;
+	struct io_uring ring;
+	int nvme, ret;
+	unsigned int i;
+
+	ret = td_require_dmabuf();
+	if (ret)
+		return ret;
+	ret = td_require_nvme(O_RDWR | O_DIRECT, &nvme);
+	if (ret)
+		return ret;
+	ret = t_ring_init(&ring, 4);
+	if (ret)
+		return ret;
+	if (!t_expect("table", io_uring_register_dmabuf_table(&ring, 2), 0))
+		return t_result("dmabuf-cycles");
+	ret = td_require_udmabuf(BUF_SIZE, &ub);
+	if (ret)
+		return ret;
+
+	for (i = 0; i < NR_WARMUP; i++)
+		if (cycle(&ring, nvme, ub->dmabuf_fd, i))
+			return t_result("dmabuf-cycles");
+	fds0 = t_fd_count();
+	slab0 = td_meminfo_kb("Slab");
+	for (i = 0; i < NR_CYCLES; i++)
+		if (cycle(&ring, nvme, ub->dmabuf_fd, i))
+			return t_result("dmabuf-cycles");
+	fds1 = t_fd_count();
+	slab1 = td_meminfo_kb("Slab");
+	printf("%d cycles: fds %ld -> %ld, Slab %ld -> %ld kB\n", NR_CYCLES,
+	       fds0, fds1, slab0, slab1);
+	t_expect("open fds after the cycles", fds1, fds0);
+	if (slab0 < 0 || slab1 < 0)
+		t_fail("no Slab line in /proc/meminfo");
+	else if (slab1 - slab0 > SLAB_SLACK_KB)
+		t_fail("Slab grew by %ld kB over %d cycles (allowed %d)",
+		       slab1 - slab0, NR_CYCLES, SLAB_SLACK_KB);
+
+	/* the last registration is cleared: freeing ours must free the pages */
+	shmem_held = td_meminfo_kb("Shmem");
+	io_uring_udmabuf_free(ub);
+	/* a final fput() may be deferred to a worker: give it a second */
+	for (i = 0; i < 20; i++) {
+		shmem_freed = td_meminfo_kb("Shmem");
+		if (shmem_held - shmem_freed >= BUF_SIZE / 1024 - SHMEM_SLACK_KB)
+			break;
+		usleep(50 * 1000);
+	}
+	printf("Shmem %ld -> %ld kB after io_uring_udmabuf_free\n", shmem_held,
+	       shmem_freed);
+	if (shmem_held < 0 || shmem_freed < 0)
+		t_fail("no Shmem line in /proc/meminfo");
+	else if (shmem_held - shmem_freed < BUF_SIZE / 1024 - SHMEM_SLACK_KB)
+		t_fail("freeing the dma-buf released only %ld kB of %d kB of shmem: a reference was kept",
+		       shmem_held - shmem_freed, BUF_SIZE / 1024);
+
+	io_uring_queue_exit(&ring);
+	close(nvme);
+	return t_result("dmabuf-cycles");
+}

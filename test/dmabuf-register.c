@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * Registering dma-bufs into table slots: what the kernel takes and every
+ * refusal of ABI.md section 3. Needs the testbed VM (dmabuf-aware kernel,
+ * /dev/udmabuf, /dev/nvme0n1).
+ */
+#define _GNU_SOURCE	/* O_DIRECT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "dmabuf-util.h"
+
+#define NR_SLOTS	4
+#define BUF_SIZE	(64 * 1024)
+
+static struct io_uring ring;
+static struct io_uring_udmabuf *ub;
+static int nvme = -1;
+
+/* An fd number that is certainly not open. */
+static int closed_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+static void check_success(void)
+{
+	t_expect("register dma-buf into slot 0",
+		 io_uring_register_dmabuf_buffer(&ring, 0, nvme, ub->dmabuf_fd), 0);
+	t_expect("replace slot 0 with the same dma-buf",
+		 io_uring_register_dmabuf_buffer(&ring, 0, nvme, ub->dmabuf_fd), 0);
+	t_expect("the same dma-buf in slot 3 too",
+		 io_uring_register_dmabuf_buffer(&ring, NR_SLOTS - 1, nvme,
+						 ub->dmabuf_fd), 0);
+	t_expect("clear slot 0", io_uring_unregister_dmabuf_buffer(&ring, 0), 0);
+	t_expect("clear slot 3",
+		 io_uring_unregister_dmabuf_buffer(&ring, NR_SLOTS - 1), 0);
+	t_expect("slot past the table",
+		 io_uring_register_dmabuf_buffer(&ring, NR_SLOTS, nvme,
+						 ub->dmabuf_fd), -EINVAL);
+}
+
+static void check_fds(void)
+{
+	int bad = closed_fd();
+	int pipefd[2], plain, memfd, file;
+	char path[] = "/tmp/dmabuf-register-XXXXXX";
+
+	t_expect("target fd not open",
+		 io_uring_register_dmabuf_buffer(&ring, 1, bad, ub->dmabuf_fd),
+		 -EBADF);
+	t_expect("dma-buf fd not open",
+		 io_uring_register_dmabuf_buffer(&ring, 1, nvme, bad), -EBADF);
+	t_expect("a memfd is not a dma-buf",
+		 io_uring_register_dmabuf_buffer(&ring, 1, nvme, ub->memfd),
+		 -EINVAL);
+	t_expect("the block device is not a dma-buf",
+		 io_uring_register_dmabuf_buffer(&ring, 1, nvme, nvme), -EINVAL);
+
+	if (pipe(pipefd) == 0) {
+		t_expect("a pipe as target",
+			 io_uring_register_dmabuf_buffer(&ring, 1, pipefd[1],
+							 ub->dmabuf_fd),
+			 -EOPNOTSUPP);
+		close(pipefd[0]);
+		close(pipefd[1]);
+	} else {
+		t_fail("pipe() failed");
+	}
+	file = mkstemp(path);
+	if (file >= 0) {
+		unlink(path);
+		t_expect("a regular file as target",
+			 io_uring_register_dmabuf_buffer(&ring, 1, file,
+							 ub->dmabuf_fd),
+			 -EOPNOTSUPP);
+		close(file);
+	} else {
+		t_fail("mkstemp(%s) failed", path);
+	}
+	memfd = (int)syscall(__NR_memfd_create, "target", 0);
+	if (memfd >= 0) {
+		t_expect("a memfd as target",
+			 io_uring_register_dmabuf_buffer(&ring, 1, memfd,
+							 ub->dmabuf_fd),
+			 -EOPNOTSUPP);
+		close(memfd);
+	} else {
+		t_fail("memfd_create() failed");
+	}
+	t_expect("the ring itself as target",
+		 io_uring_register_dmabuf_buffer(&ring, 1, ring.ring_fd,
+						 ub->dmabuf_fd), -EOPNOTSUPP);
+
+	plain = open(TD_NVME_DEV, O_RDWR | O_CLOEXEC);
+	if (plain >= 0) {
+		t_expect("block device without O_DIRECT",
+			 io_uring_register_dmabuf_buffer(&ring, 1, plain,
+							 ub->dmabuf_fd),
+			 -EINVAL);
+		close(plain);
+	} else {
+		t_fail("open(%s) without O_DIRECT failed", TD_NVME_DEV);
+	}
+	plain = open(TD_NVME_DEV, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (plain >= 0) {
+		t_expect("read-only O_DIRECT block device",
+			 io_uring_register_dmabuf_buffer(&ring, 1, plain,
+							 ub->dmabuf_fd), 0);
+		t_expect("clear slot 1",
+			 io_uring_unregister_dmabuf_buffer(&ring, 1), 0);
+		close(plain);
+	} else {
+		t_fail("open(%s, O_RDONLY | O_DIRECT) failed", TD_NVME_DEV);
+	}
+}
+
+/* Updates the library never sends, built by hand. */
+static void check_raw(void)
+{
+	static char mem[4096] __attribute__((aligned(4096)));
+	struct iovec iov;
+	int fd = ring.ring_fd;
+
+	iov = (struct iovec){ .iov_base = mem, .iov_len = sizeof(mem) };
+	t_expect("dma-buf entry with a non-empty iovec",
+		 td_update_raw(fd, 1, IO_URING_DMABUF_F_EXTENDED_UPDATE, &iov,
+			       nvme, ub->dmabuf_fd), -EFAULT);
+	iov = (struct iovec){ .iov_base = NULL, .iov_len = 4096 };
+	t_expect("dma-buf entry with iovec {NULL, 4096}",
+		 td_update_raw(fd, 1, IO_URING_DMABUF_F_EXTENDED_UPDATE, &iov,
+			       nvme, ub->dmabuf_fd), -EFAULT);
+	iov = (struct iovec){ .iov_base = mem, .iov_len = 0 };
+	t_expect("dma-buf entry with iovec {mem, 0}",
+		 td_update_raw(fd, 1, IO_URING_DMABUF_F_EXTENDED_UPDATE, &iov,
+			       nvme, ub->dmabuf_fd), -EFAULT);
+	t_expect("target -1 with a dma-buf selects the dma-buf path",
+		 td_update_raw(fd, 1, IO_URING_DMABUF_F_EXTENDED_UPDATE, NULL,
+			       -1, ub->dmabuf_fd), -EBADF);
+
+	t_expect("update flag 2 is unknown",
+		 td_update_raw(fd, 1, 2, NULL, -1, -1), -EINVAL);
+	t_expect("update flags 1|2",
+		 td_update_raw(fd, 1, IO_URING_DMABUF_F_EXTENDED_UPDATE | 2,
+			       NULL, nvme, ub->dmabuf_fd), -EINVAL);
+	t_expect("update flag 1<<31",
+		 td_update_raw(fd, 1, 1U << 31, NULL, nvme, ub->dmabuf_fd),
+		 -EINVAL);
+
+	/* extended entry for user memory: the -1/-1 pair */
+	iov = (struct iovec){ .iov_base = mem, .iov_len = sizeof(mem) };
+	t_expect("extended entry -1/-1 with user memory",
+		 td_update_raw(fd, 2, IO_URING_DMABUF_F_EXTENDED_UPDATE, &iov,
+			       -1, -1), 1);
+	t_expect("clear slot 2", io_uring_unregister_dmabuf_buffer(&ring, 2), 0);
+
+	/* files updates take no flags at all */
+	{
+		__s32 fds[1] = { -1 };
+		struct io_uring_dmabuf_update up = {
+			.flags = IO_URING_DMABUF_F_EXTENDED_UPDATE,
+			.data = (__u64)(uintptr_t)fds,
+			.nr = 1,
+		};
+
+		t_expect("files update (opcode 14) with the extended flag",
+			 t_sys_register(fd, IORING_REGISTER_FILES_UPDATE2, &up,
+					sizeof(up)), -EINVAL);
+	}
+}
+
+/*
+ * Initial registration reads iovecs only: an io_uring_reg_buffer there is
+ * an iovec whose length (the two fds) is far above 1 GiB -> -EFAULT.
+ */
+static void check_initial_registration(void)
+{
+	struct iovec empty = { 0 };
+	struct io_uring_dmabuf_reg reg = {
+		.iov_uaddr = (__u64)(uintptr_t)&empty,
+		.target_fd = nvme,
+		.dmabuf_fd = ub->dmabuf_fd,
+	};
+	struct io_uring_rsrc_register rr = {
+		.nr = 1,
+		.data = (__u64)(uintptr_t)&reg,
+	};
+	struct io_uring other;
+
+	if (t_ring_init(&other, 4))
+		return;
+	t_expect("IORING_REGISTER_BUFFERS (0) with a dma-buf entry",
+		 t_sys_register(other.ring_fd, IORING_REGISTER_BUFFERS, &reg, 1),
+		 -EFAULT);
+	t_expect("IORING_REGISTER_BUFFERS2 (15) with a dma-buf entry",
+		 t_sys_register(other.ring_fd, IORING_REGISTER_BUFFERS2, &rr,
+				sizeof(rr)), -EFAULT);
+	rr.flags = 2;
+	t_expect("IORING_REGISTER_BUFFERS2 (15) with flag 2",
+		 t_sys_register(other.ring_fd, IORING_REGISTER_BUFFERS2, &rr,
+				sizeof(rr)), -EINVAL);
+	/* flag 1 of opcode 15 is SPARSE: the entry is ignored, the slot empty */
+	rr.flags = IORING_RSRC_REGISTER_SPARSE;
+	t_expect("IORING_REGISTER_BUFFERS2 sparse with a dma-buf entry",
+		 t_sys_register(other.ring_fd, IORING_REGISTER_BUFFERS2, &rr,
+				sizeof(rr)), 0);
+	t_expect("its slot 0 is empty",
+		 td_rw_fixed(&other, IORING_OP_READ_FIXED, nvme, 0, 0, 4096, 0),
+		 -EFAULT);
+	io_uring_queue_exit(&other);
+}
+
+/* The ring holds the dma-buf: closing and freeing ours changes nothing. */
+static void check_lifetime(void)
+{
+	struct io_uring_udmabuf *tmp;
+	int ret;
+
+	ret = io_uring_udmabuf_alloc(BUF_SIZE, &tmp);
+	if (!t_expect("io_uring_udmabuf_alloc", ret, 0))
+		return;
+	memset(tmp->addr, 0x5a, BUF_SIZE);
+	t_expect("register a dma-buf into slot 2",
+		 io_uring_register_dmabuf_buffer(&ring, 2, nvme, tmp->dmabuf_fd), 0);
+	io_uring_udmabuf_free(tmp);
+	ret = td_rw_fixed(&ring, IORING_OP_WRITE_FIXED, nvme, 2, 0, 4096,
+			  60 * 1024 * 1024);
+	t_expect("WRITE_FIXED after our fds and mapping are gone", ret, 4096);
+	t_expect("clear slot 2", io_uring_unregister_dmabuf_buffer(&ring, 2), 0);
+}
+
+int main(void)
+{
+	int ret;
+
+	ret = td_require_dmabuf();
+	if (ret)
+		return ret;
+	ret = td_require_nvme(O_RDWR | O_DIRECT, &nvme);
+	if (ret)
+		return ret;
+	ret = td_require_udmabuf(BUF_SIZE, &ub);
+	if (ret)
+		return ret;
+	ret = t_ring_init(&ring, 8);
+	if (ret)
+		return ret;
+	t_expect("register a dma-buf without a table",
+		 io_uring_register_dmabuf_buffer(&ring, 0, nvme, ub->dmabuf_fd),
+		 -ENXIO);
+	if (!t_expect("io_uring_register_dmabuf_table",
+		      io_uring_register_dmabuf_table(&ring, NR_SLOTS), 0))
+		return t_result("dmabuf-register");
+
+	check_success();
+	check_fds();
+	check_raw();
+	check_initial_registration();
+	check_lifetime();
+
+	io_uring_queue_exit(&ring);
+	io_uring_udmabuf_free(ub);
+	close(nvme);
+	return t_result("dmabuf-register");
+}
