@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT OR LGPL-2.1
-# Man pages of the kmbuf API and the overview; the dmabuf pages are in
-# man/dmabuf.mk.
+# Man pages of the kmbuf API and the overview. The dmabuf pages are in
+# man/dmabuf.mk, included after this file: it appends with +=.
 dist_man3_MANS = \
 	man/LIBURING_KMBUF_CHECK_VERSION.3 \
 	man/io_uring_for_each_kmbuf.3 \
