@@ -39,3 +39,32 @@ test_dmabuf_import_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_import_LDADD = $(DMABUF_TEST_LDADD)
 test_dmabuf_cycles_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_cycles_LDADD = $(DMABUF_TEST_LDADD)
+
+# Unit tests (cmocka): src/dmabuf.c and src/udmabuf.c against the fake
+# syscall boundary of test/unit/ (see test/unit/local.mk), plus fakes of
+# the syscalls only udmabuf makes (test/unit/dmabuf-fake-sys.c).
+dmabuf_unit_tests = \
+	test/unit/dmabuf-api \
+	test/unit/dmabuf-udmabuf
+
+check_PROGRAMS += $(dmabuf_unit_tests)
+TESTS += $(dmabuf_unit_tests)
+
+if HAVE_CMOCKA
+test_unit_dmabuf_api_SOURCES = test/unit/dmabuf-api.c $(unit_fake_sources)
+test_unit_dmabuf_api_LDADD = $(unit_fake_ldadd)
+test_unit_dmabuf_api_LDFLAGS = $(unit_fake_ldflags)
+
+test_unit_dmabuf_udmabuf_SOURCES = test/unit/dmabuf-udmabuf.c \
+	test/unit/dmabuf-fake-sys.c test/unit/dmabuf-fake-sys.h \
+	$(unit_fake_sources)
+test_unit_dmabuf_udmabuf_LDADD = $(unit_fake_ldadd)
+test_unit_dmabuf_udmabuf_LDFLAGS = $(unit_fake_ldflags)
+else
+test_unit_dmabuf_api_SOURCES = test/unit/skip.c
+test_unit_dmabuf_udmabuf_SOURCES = test/unit/skip.c
+endif
+test_unit_dmabuf_api_CFLAGS = $(unit_cflags)
+test_unit_dmabuf_api_CPPFLAGS = $(unit_cppflags)
+test_unit_dmabuf_udmabuf_CFLAGS = $(unit_cflags)
+test_unit_dmabuf_udmabuf_CPPFLAGS = $(unit_cppflags)
