@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* How long one batch may wait for a completion before we call it hung. */
+#define T_WAIT_SEC	30
+
+int t_failures;
+
+void t_fail_at(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("FAIL %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	t_failures++;
+}
+
+const char *t_errname(long err)
+{
+	static const struct {
+		int err;
+		const char *name;
+	} names[] = {
+		{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { EINTR, "EINTR" },
+		{ EBADF, "EBADF" }, { EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" },
+		{ EACCES, "EACCES" }, { EFAULT, "EFAULT" }, { EBUSY, "EBUSY" },
+		{ EEXIST, "EEXIST" }, { ENODEV, "ENODEV" }, { EINVAL, "EINVAL" },
+		{ ENOSPC, "ENOSPC" }, { ERANGE, "ERANGE" }, { ENOSYS, "ENOSYS" },
+		{ ENOBUFS, "ENOBUFS" }, { EALREADY, "EALREADY" },
+		{ EOPNOTSUPP, "EOPNOTSUPP" }, { E2BIG, "E2BIG" },
+		{ ETIME, "ETIME" }, { EOVERFLOW, "EOVERFLOW" },
+		{ EPROTO, "EPROTO" }, { ENXIO, "ENXIO" },
+	};
+	static char buf[4][32];
+	static unsigned int slot;
+	long e = err < 0 ? -err : err;
+	char *out;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].err == e)
+			return names[i].name;
+	out = buf[slot++ % 4];
+	snprintf(out, sizeof(buf[0]), "errno %ld", e);
+	return out;
+}
+
+static void t_describe(char *out, size_t sz, long v)
+{
+	if (v < 0 && v > -4096)
+		snprintf(out, sz, "%ld (-%s)", v, t_errname(v));
+	else
+		snprintf(out, sz, "%ld", v);
+}
+
+int t_expect_at(const char *file, int line, const char *what, long got,
+		long want)
+{
+	char g[64], w[64];
+
+	if (got == want)
+		return 1;
+	t_describe(g, sizeof(g), got);
+	t_describe(w, sizeof(w), want);
+	t_fail_at(file, line, "%s: expected %s, got %s", what, w, g);
+	return 0;
+}
+
+int t_result(const char *test)
+{
+	if (t_failures) {
+		printf("%s: %d check(s) failed\n", test, t_failures);
+		return T_EXIT_FAIL;
+	}
+	printf("%s: all checks passed\n", test);
+	return T_EXIT_PASS;
+}
+
+int t_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("SKIP: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	return T_EXIT_SKIP;
+}
+
+static int t_io_uring_unavailable(int err)
+{
+	return err == -ENOSYS || err == -EPERM || err == -EACCES;
+}
+
+int t_ring_init(struct io_uring *ring, unsigned int entries)
+{
+	int ret = io_uring_queue_init(entries, ring, 0);
+
+	if (!ret)
+		return 0;
+	if (t_io_uring_unavailable(ret))
+		return t_skip("io_uring not available to this process (io_uring_queue_init: %s)",
+			      t_errname(ret));
+	t_fail("io_uring_queue_init(%u): expected 0, got %d (%s)", entries,
+	       ret, t_errname(ret));
+	return T_EXIT_FAIL;
+}
+
+int t_require_kmbuf(void)
+{
+	int ret = io_uring_probe_kmbuf();
+
+	if (ret == 1)
+		return 0;
+	if (ret == 0)
+		return t_skip("kernel lacks kmbuf rings (io_uring_probe_kmbuf() = 0)");
+	if (t_io_uring_unavailable(ret))
+		return t_skip("io_uring not available to this process (io_uring_probe_kmbuf: %s)",
+			      t_errname(ret));
+	t_fail("io_uring_probe_kmbuf() could not tell: expected 1 or 0, got %d (%s)",
+	       ret, t_errname(ret));
+	return T_EXIT_FAIL;
+}
+
+int t_require_testdrv(int *fd)
+{
+	int ret = open(KMBUF_TEST_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (ret >= 0) {
+		*fd = ret;
+		return 0;
+	}
+	if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
+		return t_skip("testbed driver %s not present", KMBUF_TEST_DEVICE);
+	t_fail("open(%s): expected a fd, got %s", KMBUF_TEST_DEVICE,
+	       t_errname(errno));
+	return T_EXIT_FAIL;
+}
+
+void t_prep_drv(struct io_uring_sqe *sqe, int drvfd, unsigned int op,
+		const struct kmbuf_test_cmd *cmd)
+{
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, drvfd, NULL, 0, 0);
+	sqe->cmd_op = op;
+	memset(sqe->cmd, 0, 16);
+	memcpy(sqe->cmd, cmd, sizeof(*cmd));
+}
+
+int t_drv_batch(struct io_uring *ring, int drvfd, unsigned int op,
+		const struct kmbuf_test_cmd *cmds, unsigned int n,
+		struct t_cqe *cqes)
+{
+	struct __kernel_timespec ts = { .tv_sec = T_WAIT_SEC };
+	unsigned int submitted = 0, done = 0;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	while (done < n) {
+		/* Keep no more in flight than the SQ holds: the CQ is twice that. */
+		while (submitted < n &&
+		       submitted - done < *ring->sq.kring_entries &&
+		       (sqe = io_uring_get_sqe(ring)) != NULL) {
+			t_prep_drv(sqe, drvfd, op, &cmds[submitted]);
+			sqe->user_data = submitted;
+			submitted++;
+		}
+		ret = io_uring_submit(ring);
+		if (ret < 0)
+			return ret;
+		ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+		if (ret < 0)
+			return ret;
+		while (io_uring_peek_cqe(ring, &cqe) == 0) {
+			if (cqe->user_data >= n)
+				return -EPROTO;
+			cqes[cqe->user_data].res = cqe->res;
+			cqes[cqe->user_data].flags = cqe->flags;
+			cqes[cqe->user_data].user_data = cqe->user_data;
+			io_uring_cqe_seen(ring, cqe);
+			done++;
+		}
+	}
+	return 0;
+}
+
+int t_drv_run(struct io_uring *ring, int drvfd, unsigned int op,
+	      const struct kmbuf_test_cmd *cmd, struct t_cqe *cqe)
+{
+	return t_drv_batch(ring, drvfd, op, cmd, 1, cqe);
+}
+
+int t_drv(struct io_uring *ring, int drvfd, unsigned int op,
+	  unsigned short bgid, unsigned short bid, unsigned int len,
+	  unsigned int seed)
+{
+	struct kmbuf_test_cmd cmd = {
+		.bgid = bgid, .bid = bid, .len = len, .seed = seed,
+	};
+	struct t_cqe cqe;
+	int ret;
+
+	ret = t_drv_run(ring, drvfd, op, &cmd, &cqe);
+	return ret ? ret : cqe.res;
+}
+
+int t_drv_fill(struct io_uring *ring, int drvfd, unsigned short bgid,
+	       unsigned int len, unsigned int seed, struct t_cqe *cqe)
+{
+	struct kmbuf_test_cmd cmd = { .bgid = bgid, .len = len, .seed = seed };
+
+	return t_drv_run(ring, drvfd, KMBUF_TEST_CMD_FILL, &cmd, cqe);
+}
+
+void t_to_cqe(const struct t_cqe *c, struct io_uring_cqe *cqe)
+{
+	memset(cqe, 0, sizeof(*cqe));
+	cqe->res = c->res;
+	cqe->flags = c->flags;
+	cqe->user_data = c->user_data;
+}
+
+size_t t_check_pattern(const void *buf, size_t len, unsigned int seed)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != kmbuf_test_pattern(seed, (__u32)i))
+			return i;
+	return len;
+}
+
+size_t t_check_byte(const void *buf, size_t len, unsigned char c)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != c)
+			return i;
+	return len;
+}
+
+int t_sys_register(int fd, unsigned int opcode, const void *arg,
+		   unsigned int nr_args)
+{
+	long ret = syscall(__NR_io_uring_register, fd, opcode, arg, nr_args);
+
+	return ret < 0 ? -errno : (int)ret;
+}
+
+int t_sys_register_kmbuf(int ring_fd, const struct io_uring_kmbuf_reg *reg)
+{
+	return t_sys_register(ring_fd, IO_URING_KMBUF_REGISTER_OP, reg, 1);
+}
+
+int t_sys_unregister_kmbuf(int ring_fd, const struct io_uring_kmbuf_reg *reg)
+{
+	return t_sys_register(ring_fd, IO_URING_KMBUF_UNREGISTER_OP, reg, 1);
+}
+
+int t_sys_mmap(int ring_fd, __u64 offset, size_t len, void **addr)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, ring_fd, (off_t)offset);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	*addr = p;
+	return 0;
+}
+
+__u64 t_kmbuf_off(unsigned short bgid)
+{
+	return IO_URING_KMBUF_OFF_RING |
+	       (__u64)bgid << IO_URING_KMBUF_OFF_SHIFT;
+}
+
+__u64 t_pbuf_off(unsigned short bgid)
+{
+	return IO_URING_KMBUF_OFF_PBUF_RING |
+	       (__u64)bgid << IO_URING_KMBUF_OFF_PBUF_SHIFT;
+}
+
+unsigned int t_page_size(void)
+{
+	return (unsigned int)sysconf(_SC_PAGESIZE);
+}
+
+uint64_t t_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int t_pbuf_setup(struct io_uring *ring, unsigned int entries,
+		 unsigned int buf_size, unsigned short bgid, struct t_pbuf *pb)
+{
+	struct io_uring_buf_reg reg;
+	unsigned int i;
+	void *p;
+	int ret;
+
+	memset(pb, 0, sizeof(*pb));
+	pb->entries = entries;
+	pb->buf_size = buf_size;
+	pb->bgid = bgid;
+	pb->ring_len = (entries * sizeof(struct io_uring_buf) + t_page_size() - 1) &
+		       ~((size_t)t_page_size() - 1);
+	pb->bufs_len = (size_t)entries * buf_size;
+
+	p = mmap(NULL, pb->ring_len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	pb->br = p;
+	p = mmap(NULL, pb->bufs_len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		munmap(pb->br, pb->ring_len);
+		return ret;
+	}
+	pb->bufs = p;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)pb->br;
+	reg.ring_entries = entries;
+	reg.bgid = bgid;
+	ret = io_uring_register_buf_ring(ring, &reg, 0);
+	if (ret) {
+		munmap(pb->bufs, pb->bufs_len);
+		munmap(pb->br, pb->ring_len);
+		return ret;
+	}
+	io_uring_buf_ring_init(pb->br);
+	for (i = 0; i < entries; i++)
+		io_uring_buf_ring_add(pb->br, (char *)pb->bufs + (size_t)i * buf_size,
+				      buf_size, (unsigned short)i,
+				      io_uring_buf_ring_mask(entries), (int)i);
+	io_uring_buf_ring_advance(pb->br, (int)entries);
+	return 0;
+}
+
+void t_pbuf_recycle(struct t_pbuf *pb, unsigned int bid)
+{
+	io_uring_buf_ring_add(pb->br, (char *)pb->bufs + (size_t)bid * pb->buf_size,
+			      pb->buf_size, (unsigned short)bid,
+			      io_uring_buf_ring_mask(pb->entries), 0);
+	io_uring_buf_ring_advance(pb->br, 1);
+}
+
+int t_pbuf_free(struct io_uring *ring, struct t_pbuf *pb)
+{
+	int ret = io_uring_unregister_buf_ring(ring, pb->bgid);
+
+	munmap(pb->bufs, pb->bufs_len);
+	munmap(pb->br, pb->ring_len);
+	memset(pb, 0, sizeof(*pb));
+	return ret;
+}
+
+static int t_run_one(struct io_uring *ring)
+{
+	struct __kernel_timespec ts = { .tv_sec = T_WAIT_SEC };
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	ret = io_uring_submit(ring);
+	if (ret < 0)
+		return ret;
+	ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	if (ret < 0)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return ret;
+}
+
+int t_provide_buffers(struct io_uring *ring, void *addr, unsigned int len,
+		      unsigned int nr, unsigned short bgid, unsigned short bid)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_provide_buffers(sqe, addr, (int)len, (int)nr, bgid, bid);
+	return t_run_one(ring);
+}
+
+int t_remove_buffers(struct io_uring *ring, unsigned int nr,
+		     unsigned short bgid)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_remove_buffers(sqe, (int)nr, bgid);
+	return t_run_one(ring);
+}
+
+long t_proc_status_kb(const char *key)
+{
+	size_t klen = strlen(key);
+	char line[256];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			val = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+long t_maps_count(void)
+{
+	long n = 0;
+	FILE *f;
+	int c;
+
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		if (c == '\n')
+			n++;
+	fclose(f);
+	return n;
+}
+
+int t_maps_has(const void *addr)
+{
+	unsigned long start, want = (unsigned long)addr;
+	char line[512];
+	int found = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-", &start) == 1 && start == want) {
+			found = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+long t_fd_count(void)
+{
+	struct dirent *de;
+	long n = 0;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}

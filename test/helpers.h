@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * Shared by the kmbuf feature tests, the example and the benchmark: skip
+ * logic, the testbed driver's commands, raw syscalls for the checks the
+ * library refuses to forward, and /proc readers.
+ *
+ * Exit codes follow liburing and automake: 0 pass, 1 fail, 77 skip, and a
+ * skip always prints its reason on one line of stdout.
+ */
+#ifndef KMBUF_TEST_HELPERS_H
+#define KMBUF_TEST_HELPERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <liburing-kmbuf.h>
+#include "kmbuf_testdrv.h"
+
+enum {
+	T_EXIT_PASS = 0,
+	T_EXIT_FAIL = 1,
+	T_EXIT_SKIP = 77,
+};
+
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE	(1U << 4)
+#endif
+
+/* Number of failures reported so far; main() returns t_result(). */
+extern int t_failures;
+
+/* Print "FAIL <file>:<line>: <message>" and count the failure. */
+void t_fail_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define t_fail(...)	t_fail_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/*
+ * Compare a result with the expected one (both may be -errno), print what
+ * was expected and what came back if they differ. 1 if equal, 0 if not.
+ */
+int t_expect_at(const char *file, int line, const char *what, long got,
+		long want);
+#define t_expect(what, got, want) \
+	t_expect_at(__FILE__, __LINE__, (what), (long)(got), (long)(want))
+
+/* "EINVAL" for -EINVAL or EINVAL, the number for anything else. */
+const char *t_errname(long err);
+
+/* T_EXIT_FAIL if anything failed, else T_EXIT_PASS (prints a summary). */
+int t_result(const char *test);
+
+/* Print a skip reason and return T_EXIT_SKIP. */
+int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Make a ring for a test: 0 on success, else the exit code (a skip when
+ * io_uring is not available to this process) after printing why.
+ */
+int t_ring_init(struct io_uring *ring, unsigned int entries);
+
+/*
+ * 0 if the kernel has kmbuf rings; T_EXIT_SKIP if it has not or io_uring
+ * is unavailable; T_EXIT_FAIL if the probe could not tell.
+ */
+int t_require_kmbuf(void);
+
+/* Open the testbed driver: 0 and *fd, or T_EXIT_SKIP / T_EXIT_FAIL. */
+int t_require_testdrv(int *fd);
+
+/* One completion, copied out of the CQ. */
+struct t_cqe {
+	__s32	res;
+	__u32	flags;
+	__u64	user_data;
+};
+
+/* Prepare a driver command in @sqe (liburing 2.3 has no prep_uring_cmd). */
+void t_prep_drv(struct io_uring_sqe *sqe, int drvfd, unsigned int op,
+		const struct kmbuf_test_cmd *cmd);
+
+/*
+ * Run @n driver commands of kind @op, submitting as the SQ allows and
+ * reaping every completion; cqes[i] is the completion of cmds[i].
+ * 0, or -errno if submission or waiting failed.
+ */
+int t_drv_batch(struct io_uring *ring, int drvfd, unsigned int op,
+		const struct kmbuf_test_cmd *cmds, unsigned int n,
+		struct t_cqe *cqes);
+
+/* Run one driver command and return its completion in *cqe (0 or -errno). */
+int t_drv_run(struct io_uring *ring, int drvfd, unsigned int op,
+	      const struct kmbuf_test_cmd *cmd, struct t_cqe *cqe);
+
+/* Run one command and return cqe->res, or the submission error. */
+int t_drv(struct io_uring *ring, int drvfd, unsigned int op,
+	  unsigned short bgid, unsigned short bid, unsigned int len,
+	  unsigned int seed);
+
+/* FILL one buffer of @bgid: 0 and *cqe, or the submission error. */
+int t_drv_fill(struct io_uring *ring, int drvfd, unsigned short bgid,
+	       unsigned int len, unsigned int seed, struct t_cqe *cqe);
+
+/* A CQE as io_uring_kmbuf_cqe_buf() wants it. */
+void t_to_cqe(const struct t_cqe *c, struct io_uring_cqe *cqe);
+
+/* Index of the first byte not kmbuf_test_pattern(seed, i), or @len. */
+size_t t_check_pattern(const void *buf, size_t len, unsigned int seed);
+/* Index of the first byte that is not @c, or @len. */
+size_t t_check_byte(const void *buf, size_t len, unsigned char c);
+
+/* Raw io_uring_register(2): result or -errno. */
+int t_sys_register(int fd, unsigned int opcode, const void *arg,
+		   unsigned int nr_args);
+/* Raw kmbuf register with a struct built by the caller. */
+int t_sys_register_kmbuf(int ring_fd, const struct io_uring_kmbuf_reg *reg);
+int t_sys_unregister_kmbuf(int ring_fd, const struct io_uring_kmbuf_reg *reg);
+/* Raw mmap of the ring fd at @offset: 0 and *addr, or -errno. */
+int t_sys_mmap(int ring_fd, __u64 offset, size_t len, void **addr);
+/* The kmbuf mmap offset of @bgid. */
+__u64 t_kmbuf_off(unsigned short bgid);
+/* The pbuf mmap offset of @bgid. */
+__u64 t_pbuf_off(unsigned short bgid);
+
+/* An application-provided buffer ring (liburing 2.3 has no setup helper). */
+struct t_pbuf {
+	struct io_uring_buf_ring	*br;
+	size_t				ring_len;
+	void				*bufs;
+	size_t				bufs_len;
+	unsigned int			entries;
+	unsigned int			buf_size;
+	unsigned short			bgid;
+};
+/* Register a pbuf ring with every buffer in it (bid i at bufs + i * size). */
+int t_pbuf_setup(struct io_uring *ring, unsigned int entries,
+		 unsigned int buf_size, unsigned short bgid, struct t_pbuf *pb);
+/* Give buffer @bid back to the pbuf ring. */
+void t_pbuf_recycle(struct t_pbuf *pb, unsigned int bid);
+/* Unregister and free; 0 or -errno from the unregister. */
+int t_pbuf_free(struct io_uring *ring, struct t_pbuf *pb);
+
+/* IORING_OP_PROVIDE_BUFFERS / REMOVE_BUFFERS: the CQE res. */
+int t_provide_buffers(struct io_uring *ring, void *addr, unsigned int len,
+		      unsigned int nr, unsigned short bgid, unsigned short bid);
+int t_remove_buffers(struct io_uring *ring, unsigned int nr,
+		     unsigned short bgid);
+
+/* A "Key:  N kB" value of /proc/self/status, or -1 if absent. */
+long t_proc_status_kb(const char *key);
+/* Lines of /proc/self/maps, or -1. */
+long t_maps_count(void);
+/* 1 if a line of /proc/self/maps starts at @addr, 0 if not, -1 error. */
+int t_maps_has(const void *addr);
+/* Entries of /proc/self/fd, or -1. */
+long t_fd_count(void);
+
+/* System page size. */
+unsigned int t_page_size(void);
+/* Monotonic time in nanoseconds. */
+uint64_t t_now_ns(void);
+
+#endif /* KMBUF_TEST_HELPERS_H */

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * kmbuf ring registration and unregistration: every error of the ABI, seen
+ * through the library and, where the library refuses input before any
+ * syscall, through the raw io_uring_register(2) call too, so both the
+ * library's checks and the kernel's are held to the same answer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "helpers.h"
+
+static struct io_uring ring;
+static unsigned int page;
+
+static struct io_uring_kmbuf_reg mkreg(unsigned int entries,
+				       unsigned int buf_size,
+				       unsigned short bgid)
+{
+	struct io_uring_kmbuf_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.buf_size = buf_size;
+	reg.ring_entries = entries;
+	reg.bgid = bgid;
+	return reg;
+}
+
+/* Drop whatever a wrongly accepted registration left at @bgid. */
+static void cleanup_bgid(unsigned short bgid)
+{
+	io_uring_unregister_kmbuf_ring(&ring, bgid);
+}
+
+/* Nothing may be registered at @bgid. */
+static void expect_empty(const char *what, unsigned short bgid)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s: unregister bgid %u afterwards", what,
+		 bgid);
+	t_expect(msg, io_uring_unregister_kmbuf_ring(&ring, bgid), -ENOENT);
+}
+
+/* Both the library and the kernel must refuse @reg with @want. */
+static void expect_refused(const char *what,
+			   const struct io_uring_kmbuf_reg *reg, int want)
+{
+	char msg[256];
+	int ret;
+
+	snprintf(msg, sizeof(msg), "%s: io_uring_register_kmbuf_ring()", what);
+	ret = io_uring_register_kmbuf_ring(&ring, reg, 0);
+	if (!t_expect(msg, ret, want) && ret == 0)
+		cleanup_bgid(reg->bgid);
+
+	snprintf(msg, sizeof(msg), "%s: raw IORING_REGISTER_KMBUF_RING", what);
+	ret = t_sys_register_kmbuf(ring.ring_fd, reg);
+	if (!t_expect(msg, ret, want) && ret == 0)
+		cleanup_bgid(reg->bgid);
+
+	expect_empty(what, reg->bgid);
+}
+
+static void test_struct_fields(void)
+{
+	struct io_uring_kmbuf_reg reg;
+	unsigned int i;
+	char what[64];
+
+	for (i = 0; i < 3; i++) {
+		reg = mkreg(4, page, 1);
+		reg.resv[i] = 1;
+		snprintf(what, sizeof(what), "resv[%u] = 1", i);
+		expect_refused(what, &reg, -EINVAL);
+	}
+	/* IOU_PBUF_RING_MMAP (1) and IOU_PBUF_RING_INC (2) are pbuf-only. */
+	{
+		static const unsigned short flags[] = { 1, 2, 3, 4, 0x8000 };
+
+		for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+			reg = mkreg(4, page, 1);
+			reg.flags = flags[i];
+			snprintf(what, sizeof(what), "flags = %#x", flags[i]);
+			expect_refused(what, &reg, -EINVAL);
+		}
+	}
+	/* The library's own flags argument is reserved. */
+	reg = mkreg(4, page, 1);
+	t_expect("io_uring_register_kmbuf_ring(flags = 1)",
+		 io_uring_register_kmbuf_ring(&ring, &reg, 1), -EINVAL);
+	expect_empty("library flags = 1", 1);
+}
+
+static void test_entries(void)
+{
+	static const unsigned int bad[] = { 0, 3, 5, 65536, 65535, 32769,
+					    1u << 17, 0x80000000u, 0xffffffffu };
+	struct io_uring_kmbuf_reg reg;
+	unsigned int i;
+	char what[64];
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reg = mkreg(bad[i], page, 2);
+		snprintf(what, sizeof(what), "ring_entries = %u", bad[i]);
+		expect_refused(what, &reg, -EINVAL);
+	}
+}
+
+static void test_buf_size(void)
+{
+	const unsigned int bad[] = { 0, 1, 100, page - 1, page + 1,
+				     page + 512, 3 * page / 2, 0xffffffffu };
+	struct io_uring_kmbuf_reg reg;
+	unsigned int i;
+	char what[64];
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reg = mkreg(4, bad[i], 3);
+		snprintf(what, sizeof(what), "buf_size = %u", bad[i]);
+		expect_refused(what, &reg, -EINVAL);
+	}
+}
+
+/* Valid shapes register, and unregister leaves the bgid free again. */
+static void test_valid(void)
+{
+	static const struct {
+		unsigned int entries, pages;
+		unsigned short bgid;
+	} ok[] = {
+		{ 1, 1, 0 }, { 2, 1, 1 }, { 8, 2, 100 }, { 256, 1, 4096 },
+		{ 1, 16, 65535 }, { 4096, 1, 7 },
+	};
+	struct io_uring_kmbuf_reg reg;
+	unsigned int i;
+	char what[96];
+	int ret;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		reg = mkreg(ok[i].entries, ok[i].pages * page, ok[i].bgid);
+		snprintf(what, sizeof(what), "register %u x %u bytes at bgid %u",
+			 ok[i].entries, ok[i].pages * page, ok[i].bgid);
+		ret = io_uring_register_kmbuf_ring(&ring, &reg, 0);
+		if (!t_expect(what, ret, 0))
+			continue;
+		snprintf(what, sizeof(what), "unregister bgid %u", ok[i].bgid);
+		t_expect(what, io_uring_unregister_kmbuf_ring(&ring, ok[i].bgid), 0);
+		expect_empty(what, ok[i].bgid);
+	}
+
+	/* The kernel reads only buf_size of the ring_addr/buf_size union. */
+	reg = mkreg(2, page, 9);
+	reg.ring_addr |= 0xdeadbeefull << 32;
+	t_expect("raw register with garbage above buf_size in the union",
+		 t_sys_register_kmbuf(ring.ring_fd, &reg), 0);
+	t_expect("unregister after the union check",
+		 io_uring_unregister_kmbuf_ring(&ring, 9), 0);
+
+	/* The caller's struct is const and must come back unchanged. */
+	{
+		struct io_uring_kmbuf_reg copy;
+
+		reg = mkreg(2, page, 9);
+		copy = reg;
+		t_expect("register bgid 9 again",
+			 io_uring_register_kmbuf_ring(&ring, &reg, 0), 0);
+		if (memcmp(&copy, &reg, sizeof(reg)))
+			t_fail("io_uring_register_kmbuf_ring() modified the caller's struct");
+		t_expect("unregister bgid 9",
+			 io_uring_unregister_kmbuf_ring(&ring, 9), 0);
+	}
+}
+
+/* The largest ring: 32768 entries of one page (128 MiB with 4 KiB pages). */
+static void test_max(void)
+{
+	struct io_uring_kmbuf *kb;
+	unsigned char *last;
+	int ret;
+
+	ret = io_uring_setup_kmbuf_ring(&ring, IO_URING_KMBUF_MAX_ENTRIES, page,
+					11, NULL, &kb);
+	if (ret == -ENOMEM) {
+		printf("note: %u x %u bytes: -ENOMEM, not enough memory to check the maximum\n",
+		       IO_URING_KMBUF_MAX_ENTRIES, page);
+		expect_empty("max ring after -ENOMEM", 11);
+		return;
+	}
+	if (!t_expect("setup of 32768 x 1 page", ret, 0))
+		return;
+	last = io_uring_kmbuf_addr(kb, IO_URING_KMBUF_MAX_ENTRIES - 1);
+	if (!last) {
+		t_fail("io_uring_kmbuf_addr(32767): expected an address, got NULL");
+	} else {
+		last[page - 1] = 0x5a;
+		last[0] = 0xa5;
+		if (last[page - 1] != 0x5a || last[0] != 0xa5)
+			t_fail("last buffer of the max ring does not hold what was written");
+	}
+	t_expect("free of the max ring", io_uring_free_kmbuf_ring(&ring, kb), 0);
+	expect_empty("max ring freed", 11);
+}
+
+static void test_eexist(void)
+{
+	struct io_uring_kmbuf_reg reg = mkreg(4, page, 20);
+	struct t_pbuf pb;
+	void *legacy;
+	int ret;
+
+	if (!t_expect("register bgid 20", io_uring_register_kmbuf_ring(&ring, &reg, 0), 0))
+		return;
+	reg = mkreg(8, 2 * page, 20);
+	t_expect("register bgid 20 again (library)",
+		 io_uring_register_kmbuf_ring(&ring, &reg, 0), -EEXIST);
+	t_expect("register bgid 20 again (raw)",
+		 t_sys_register_kmbuf(ring.ring_fd, &reg), -EEXIST);
+	t_expect("unregister bgid 20", io_uring_unregister_kmbuf_ring(&ring, 20), 0);
+	t_expect("unregister bgid 20 twice",
+		 io_uring_unregister_kmbuf_ring(&ring, 20), -ENOENT);
+	t_expect("unregister never-used bgid 21",
+		 io_uring_unregister_kmbuf_ring(&ring, 21), -ENOENT);
+
+	/* An application-provided ring at the bgid. */
+	ret = t_pbuf_setup(&ring, 4, page, 22, &pb);
+	if (t_expect("pbuf ring at bgid 22", ret, 0)) {
+		reg = mkreg(4, page, 22);
+		t_expect("kmbuf register over a pbuf ring",
+			 io_uring_register_kmbuf_ring(&ring, &reg, 0), -EEXIST);
+		t_expect("pbuf unregister", t_pbuf_free(&ring, &pb), 0);
+	}
+
+	/* A non-empty legacy provided-buffer list at the bgid. */
+	legacy = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (legacy == MAP_FAILED) {
+		t_fail("mmap of legacy buffers: %s", t_errname(errno));
+		return;
+	}
+	ret = t_provide_buffers(&ring, legacy, page, 4, 23, 0);
+	if (!t_expect("IORING_OP_PROVIDE_BUFFERS 4 at bgid 23", ret, 0))
+		goto out;
+	reg = mkreg(4, page, 23);
+	t_expect("kmbuf register over a legacy list (library)",
+		 io_uring_register_kmbuf_ring(&ring, &reg, 0), -EEXIST);
+	t_expect("kmbuf register over a legacy list (raw)",
+		 t_sys_register_kmbuf(ring.ring_fd, &reg), -EEXIST);
+	t_expect("kmbuf unregister of a legacy list",
+		 io_uring_unregister_kmbuf_ring(&ring, 23), -EINVAL);
+	t_expect("legacy list still holds its 4 buffers (REMOVE_BUFFERS)",
+		 t_remove_buffers(&ring, 8, 23), 4);
+	/* An emptied legacy list no longer blocks the bgid. */
+	ret = io_uring_register_kmbuf_ring(&ring, &reg, 0);
+	if (t_expect("kmbuf register over an empty legacy list", ret, 0))
+		t_expect("unregister bgid 23",
+			 io_uring_unregister_kmbuf_ring(&ring, 23), 0);
+out:
+	munmap(legacy, 4 * page);
+}
+
+static void test_unregister_struct(void)
+{
+	struct io_uring_kmbuf_reg reg = mkreg(4, page, 30);
+	unsigned int i;
+	char what[96];
+
+	if (!t_expect("register bgid 30", io_uring_register_kmbuf_ring(&ring, &reg, 0), 0))
+		return;
+	/* With a ring present, the error can only come from the bad field. */
+	for (i = 0; i < 3; i++) {
+		reg = mkreg(0, 0, 30);
+		reg.resv[i] = 1;
+		snprintf(what, sizeof(what), "raw unregister with resv[%u] = 1", i);
+		t_expect(what, t_sys_unregister_kmbuf(ring.ring_fd, &reg), -EINVAL);
+	}
+	reg = mkreg(0, 0, 30);
+	reg.flags = 1;
+	t_expect("raw unregister with flags = 1",
+		 t_sys_unregister_kmbuf(ring.ring_fd, &reg), -EINVAL);
+	reg = mkreg(0, 0, 30);
+	t_expect("raw unregister with nr_args = 0",
+		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_UNREGISTER_OP, &reg, 0),
+		 -EINVAL);
+	t_expect("raw unregister with nr_args = 2",
+		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_UNREGISTER_OP, &reg, 2),
+		 -EINVAL);
+	t_expect("raw unregister with arg = NULL",
+		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_UNREGISTER_OP, NULL, 1),
+		 -EINVAL);
+	/* The ring survived all of that; other struct fields are ignored. */
+	reg = mkreg(123, 7, 30);
+	t_expect("raw unregister bgid 30 (entries/buf_size ignored)",
+		 t_sys_unregister_kmbuf(ring.ring_fd, &reg), 0);
+	expect_empty("unregister struct checks", 30);
+}
+
+static void test_register_args(void)
+{
+	struct io_uring_kmbuf_reg reg = mkreg(4, page, 40);
+	void *hole;
+	int ret;
+
+	ret = t_sys_register(ring.ring_fd, IO_URING_KMBUF_REGISTER_OP, &reg, 0);
+	if (!t_expect("raw register with nr_args = 0", ret, -EINVAL) && !ret)
+		cleanup_bgid(40);
+	ret = t_sys_register(ring.ring_fd, IO_URING_KMBUF_REGISTER_OP, &reg, 2);
+	if (!t_expect("raw register with nr_args = 2", ret, -EINVAL) && !ret)
+		cleanup_bgid(40);
+	t_expect("raw register with arg = NULL",
+		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_REGISTER_OP, NULL, 1),
+		 -EINVAL);
+	t_expect("io_uring_register_kmbuf_ring(reg = NULL)",
+		 io_uring_register_kmbuf_ring(&ring, NULL, 0), -EINVAL);
+	expect_empty("bad nr_args/arg", 40);
+
+	/* An unreadable argument. */
+	hole = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hole == MAP_FAILED) {
+		t_fail("mmap PROT_NONE: %s", t_errname(errno));
+		return;
+	}
+	t_expect("raw register with an unreadable arg",
+		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_REGISTER_OP, hole, 1),
+		 -EFAULT);
+	t_expect("raw unregister with an unreadable arg",
+		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_UNREGISTER_OP, hole, 1),
+		 -EFAULT);
+	munmap(hole, page);
+}
+
+int main(void)
+{
+	int ret;
+
+	ret = t_require_kmbuf();
+	if (ret)
+		return ret;
+	ret = t_ring_init(&ring, 8);
+	if (ret)
+		return ret;
+	page = t_page_size();
+
+	test_struct_fields();
+	test_entries();
+	test_buf_size();
+	test_valid();
+	test_eexist();
+	test_unregister_struct();
+	test_register_args();
+	test_max();
+
+	io_uring_queue_exit(&ring);
+	return t_result("kmbuf-register");
+}
