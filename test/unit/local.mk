@@ -46,3 +46,17 @@ test_unit_kmbuf_probe_CFLAGS = $(unit_cflags)
 test_unit_kmbuf_probe_CPPFLAGS = $(unit_cppflags)
 test_unit_kmbuf_helpers_CFLAGS = $(unit_cflags)
 test_unit_kmbuf_helpers_CPPFLAGS = $(unit_cppflags)
+
+# Build-level checks: the exported ABI, and a consumer of the installed tree.
+TESTS += test/check-symbols.sh test/check-consumer.sh
+EXTRA_DIST += test/check-symbols.sh test/check-consumer.sh
+AM_TESTS_ENVIRONMENT += \
+	KMBUF_TOP_BUILDDIR='$(abs_top_builddir)'; export KMBUF_TOP_BUILDDIR; \
+	KMBUF_NM='$(NM)'; export KMBUF_NM; \
+	KMBUF_MAKE='$(MAKE)'; export KMBUF_MAKE; \
+	KMBUF_CC='$(CC)'; export KMBUF_CC; \
+	KMBUF_CXX='$(CXX)'; export KMBUF_CXX; \
+	KMBUF_PKG_CONFIG='$(PKG_CONFIG)'; export KMBUF_PKG_CONFIG; \
+	KMBUF_LIBDIR='$(libdir)'; export KMBUF_LIBDIR; \
+	KMBUF_INCLUDEDIR='$(includedir)'; export KMBUF_INCLUDEDIR; \
+	KMBUF_SANITIZER_FLAGS='$(SANITIZER_FLAGS)'; export KMBUF_SANITIZER_FLAGS;
