@@ -184,7 +184,7 @@ int io_uring_free_kmbuf_ring(struct io_uring *ring, struct io_uring_kmbuf *kb)
 		kb->bufs = NULL;
 	}
 	ret = io_uring_unregister_kmbuf_ring(ring, kb->bgid);
-	if (ret) {
+	if (ret && ret != -ENOENT) {
 		/*
 		 * Still registered (pinned by a kernel consumer: -EBUSY), so
 		 * the handle stays valid; map the buffers again if we can,
@@ -194,6 +194,7 @@ int io_uring_free_kmbuf_ring(struct io_uring *ring, struct io_uring_kmbuf *kb)
 			kb->bufs = NULL;
 		return ret;
 	}
+	/* -ENOENT: unregistered behind the handle's back; nothing to keep. */
 	free(kb);
-	return 0;
+	return ret;
 }
