@@ -123,6 +123,14 @@ static void test_layout(unsigned int entries, unsigned int buf_size,
 	if (io_uring_kmbuf_addr(kb, entries) != NULL)
 		t_fail("io_uring_kmbuf_addr(entries): expected NULL for a bid past the ring");
 
+	/* Beyond the region: refused, never pages that are not the ring's. */
+	ret = io_uring_mmap_kmbuf(&ring, bgid, kb->len + page, &p);
+	if (ret == 0) {
+		t_fail("mmap of %zu bytes of a %zu-byte region: expected an error, got a mapping",
+		       kb->len + page, kb->len);
+		io_uring_munmap_kmbuf(p, kb->len + page);
+	}
+
 	t_expect("munmap of the second mapping",
 		 io_uring_munmap_kmbuf(second, kb->len), 0);
 out:

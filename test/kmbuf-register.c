@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 
 #include "helpers.h"
 
@@ -122,6 +123,40 @@ static void test_buf_size(void)
 		snprintf(what, sizeof(what), "buf_size = %u", bad[i]);
 		expect_refused(what, &reg, -EINVAL);
 	}
+}
+
+/*
+ * Sizes the library passes on (they fit a size_t) but the kernel refuses:
+ * a page count that overflows, and more memory than the machine has.
+ */
+static void test_too_big(void)
+{
+	struct io_uring_kmbuf_reg reg;
+	unsigned long long total;
+	unsigned int entries;
+	struct sysinfo si;
+
+	if (page == 4096) {
+		/* 2^19 pages a buffer x 2^15 entries: 2^34 pages. */
+		reg = mkreg(32768, 0x80000000u, 4);
+		expect_refused("(buf_size / page) * entries overflows 32 bits",
+			       &reg, -EINVAL);
+	}
+	if (sysinfo(&si)) {
+		t_fail("sysinfo: %s", t_errname(errno));
+		return;
+	}
+	total = (unsigned long long)si.totalram * si.mem_unit;
+	for (entries = 1; entries <= IO_URING_KMBUF_MAX_ENTRIES; entries <<= 1)
+		if ((unsigned long long)entries << 20 > 2 * total)
+			break;
+	if (entries > IO_URING_KMBUF_MAX_ENTRIES || (1u << 20) % page) {
+		printf("note: %llu MiB of RAM, no valid ring is larger than twice that\n",
+		       total >> 20);
+		return;
+	}
+	reg = mkreg(entries, 1u << 20, 4);
+	expect_refused("a ring of twice the RAM", &reg, -ENOMEM);
 }
 
 /* Valid shapes register, and unregister leaves the bgid free again. */
@@ -346,6 +381,7 @@ int main(void)
 	test_struct_fields();
 	test_entries();
 	test_buf_size();
+	test_too_big();
 	test_valid();
 	test_eexist();
 	test_unregister_struct();
