@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <netinet/in.h>
 
 #include "dmabuf-util.h"
 
@@ -80,25 +79,15 @@ static int send_zc(int fd, unsigned int slot, __u64 addr, unsigned int len)
 	return td_reap(&ring, NULL);
 }
 
-/* A connected UDP socket on loopback, or -errno (no CONFIG_INET). */
-static int udp_loopback(void)
+/*
+ * An unconnected UDP socket (zero-copy capable), or -errno without
+ * CONFIG_INET. The import comes before the send, so nothing leaves it.
+ */
+static int udp_socket(void)
 {
-	struct sockaddr_in sin = {
-		.sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	socklen_t slen = sizeof(sin);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
-	    getsockname(fd, (struct sockaddr *)&sin, &slen) ||
-	    connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
+	return fd < 0 ? -errno : fd;
 }
 
 /*
@@ -110,11 +99,12 @@ static void check_send_zc(void)
 {
 	int sv[2], fd, ret;
 
-	fd = udp_loopback();
+	fd = udp_socket();
 	if (fd >= 0) {
+		/* the control gets past the import, then has no destination */
 		ret = send_zc(fd, SLOT_USER, (uintptr_t)user, 512);
-		if (ret == -EFAULT)
-			t_fail("SEND_ZC from the user-memory slot (control): got -EFAULT");
+		t_expect("SEND_ZC (UDP) from the user-memory slot", ret,
+			 -EDESTADDRREQ);
 		ret = send_zc(fd, SLOT_DMABUF, 0, 512);
 		t_expect("SEND_ZC (UDP) from the dma-buf slot", ret, -EFAULT);
 		close(fd);
