@@ -139,7 +139,9 @@ LIBURING_KMBUF_API int io_uring_register_dmabuf_table(struct io_uring *ring,
 						      unsigned int nr);
 /*
  * Back fixed-buffer slot @index with the whole dma-buf @dmabuf_fd, for
- * READ_FIXED / WRITE_FIXED on @target_fd. Replaces what the slot held.
+ * READ_FIXED / WRITE_FIXED on @target_fd (sqe->addr is then an offset into
+ * the dma-buf). Replaces what the slot held. 0 (the kernel's count of 1)
+ * or -errno; negative fds are -EBADF before any syscall.
  */
 LIBURING_KMBUF_API int io_uring_register_dmabuf_buffer(struct io_uring *ring,
 						       unsigned int index,
@@ -159,8 +161,14 @@ struct io_uring_udmabuf {
 	size_t	size;
 };
 
+/*
+ * Allocate @size bytes (a page multiple) of memfd memory, export it as a
+ * dma-buf through /dev/udmabuf and map it: 0, or -errno with nothing left
+ * behind; -ENOENT means udmabuf is not available.
+ */
 LIBURING_KMBUF_API int io_uring_udmabuf_alloc(size_t size,
 					      struct io_uring_udmabuf **ubp);
+/* Unmap, close both fds and free; NULL-safe. Slots keep their dma-buf. */
 LIBURING_KMBUF_API void io_uring_udmabuf_free(struct io_uring_udmabuf *ub);
 
 #ifdef __cplusplus
