@@ -33,18 +33,18 @@ static int kmbuf_probe_ring(struct io_uring *ring)
 	if (ret)
 		return ret;
 	ret = io_uring_free_kmbuf_ring(ring, kb);
-	if (ret) {
+	if (ret && ret != -ENOENT) {
 		/*
-		 * free kept the handle (and may have mapped it again);
-		 * exiting the private ring drops the registration, so drop
-		 * the mapping and the handle here.
+		 * free kept the handle (and may have mapped it again; it
+		 * frees it only after -ENOENT); exiting the private ring
+		 * drops the registration, so drop the mapping and the
+		 * handle here.
 		 */
 		if (kb->bufs)
 			io_uring_munmap_kmbuf(kb->bufs, kb->len);
 		free(kb);
-		return ret;
 	}
-	return 1;
+	return ret ? ret : 1;
 }
 
 int kmbuf_probe_with_ring(int (*probe)(struct io_uring *ring))
