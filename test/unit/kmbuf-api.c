@@ -753,6 +753,25 @@ static void free_busy_remap_fails(void **state)
 	expect_reg_bytes(fake_call_at(5), RING_FD, 39, 0, 0, 2);
 }
 
+/* -ENOENT: unregistered behind the handle's back; it is freed anyway. */
+static void free_enoent_frees_handle(void **state)
+{
+	struct io_uring ring;
+	struct io_uring_kmbuf *kb;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	kb = setup_one(&ring, 6);
+	assert_int_equal(fake_live_allocs(), 1);
+
+	fake_push_munmap(0);
+	fake_push_register(-ENOENT);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), -ENOENT);
+	assert_int_equal(fake_nr_calls(), 4);	/* no re-map */
+	expect_reg_bytes(fake_call_at(3), RING_FD, 39, 0, 0, 6);
+	assert_int_equal(fake_live_allocs(), 0);
+}
+
 /* munmap fails: nothing unregistered, the handle is untouched. */
 static void free_munmap_fails(void **state)
 {
@@ -824,6 +843,7 @@ int main(void)
 		T(free_rejects_null),
 		T(free_busy_keeps_and_remaps),
 		T(free_busy_remap_fails),
+		T(free_enoent_frees_handle),
 		T(free_munmap_fails),
 		T(free_through_registered_index),
 #undef T

@@ -203,6 +203,22 @@ static void probe_free_fails(void **state)
 	/* teardown checks the handle was freed */
 }
 
+/* free's unregister says -ENOENT: free already dropped the handle. */
+static void probe_free_enoent(void **state)
+{
+	(void)state;
+	fake_push_queue_init(0);
+	fake_push_register(-ENOENT);
+	fake_push_register(0);
+	fake_push_mmap(0, NULL);
+	fake_push_munmap(0);
+	fake_push_register(-ENOENT);
+	assert_int_equal(io_uring_probe_kmbuf(), -ENOENT);
+	assert_int_equal(fake_nr_calls(), 7);
+	expect_private_ring();
+	/* teardown checks nothing is left allocated (ASan: no double free) */
+}
+
 /* queue_init fails: its -errno, and no queue_exit of a ring never made. */
 static void probe_queue_init_fails(void **state)
 {
@@ -230,6 +246,7 @@ int main(void)
 		T(probe_register_refused),
 		T(probe_mmap_refused),
 		T(probe_free_fails),
+		T(probe_free_enoent),
 		T(probe_queue_init_fails),
 #undef T
 	};
