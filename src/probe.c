@@ -5,7 +5,6 @@
  * caller's registrations and leaves nothing behind.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "lib.h"
@@ -13,12 +12,18 @@
 /*
  * Only a kmbuf-aware kernel answers -ENOENT to unregistering a bgid that
  * has no ring; a kernel without the opcode answers -EINVAL. A real
- * register + map + unregister then proves the whole ABI is there.
+ * register + map + unregister then proves the whole ABI is there. The raw
+ * calls, not the handle, keep the cleanup obvious.
  */
 static int kmbuf_probe_ring(struct io_uring *ring)
 {
-	struct io_uring_kmbuf *kb;
-	int ret;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct io_uring_kmbuf_reg reg = {
+		.buf_size = (__u32)page,
+		.ring_entries = 1,
+	};
+	void *bufs;
+	int ret, unreg;
 
 	ret = io_uring_unregister_kmbuf_ring(ring, 0);
 	if (ret == -EINVAL)
@@ -26,24 +31,17 @@ static int kmbuf_probe_ring(struct io_uring *ring)
 	if (ret != -ENOENT)
 		return ret < 0 ? ret : -EPROTO;
 
-	ret = io_uring_setup_kmbuf_ring(ring, 1, (unsigned int)sysconf(_SC_PAGESIZE),
-					0, NULL, &kb);
+	ret = io_uring_register_kmbuf_ring(ring, &reg, 0);
+	if (ret)
+		return ret == -EINVAL ? 0 : ret;
+	ret = io_uring_mmap_kmbuf(ring, 0, page, &bufs);
+	if (!ret)
+		ret = io_uring_munmap_kmbuf(bufs, page);
+	unreg = io_uring_unregister_kmbuf_ring(ring, 0);
+	if (!ret)
+		ret = unreg;
 	if (ret == -EINVAL)
 		return 0;
-	if (ret)
-		return ret;
-	ret = io_uring_free_kmbuf_ring(ring, kb);
-	if (ret && ret != -ENOENT) {
-		/*
-		 * free kept the handle (and may have mapped it again; it
-		 * frees it only after -ENOENT); exiting the private ring
-		 * drops the registration, so drop the mapping and the
-		 * handle here.
-		 */
-		if (kb->bufs)
-			io_uring_munmap_kmbuf(kb->bufs, kb->len);
-		free(kb);
-	}
 	return ret ? ret : 1;
 }
 
