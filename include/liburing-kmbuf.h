@@ -35,7 +35,10 @@ LIBURING_KMBUF_API int io_uring_register_kmbuf_ring(struct io_uring *ring,
 /* Unregister the kmbuf ring at @bgid. */
 LIBURING_KMBUF_API int io_uring_unregister_kmbuf_ring(struct io_uring *ring,
 						      unsigned short bgid);
-/* Map @len bytes (ring_entries * buf_size) of the buffers of @bgid. */
+/*
+ * Map @len bytes (ring_entries * buf_size) of the buffers of @bgid. Only
+ * bgids below 2048 have an mmap offset of their own (-EINVAL otherwise).
+ */
 LIBURING_KMBUF_API int io_uring_mmap_kmbuf(struct io_uring *ring,
 					   unsigned short bgid, size_t len,
 					   void **bufs);
