@@ -21,6 +21,8 @@
 static struct io_uring ring;
 static int drv;
 static unsigned int page;
+/* What was checked, for the record. */
+static unsigned long long nr_fills, nr_bytes;
 
 /* Payload asked for FILL number @i of @round: full, short, or too long. */
 static unsigned int fill_len(unsigned int buf_size, unsigned int round,
@@ -84,6 +86,8 @@ static int check_fill(const struct io_uring_kmbuf *kb, const struct t_cqe *c,
 		t_fail("%s: bid %d: cqe_buf address %p, kmbuf_addr %p", where,
 		       bid, addr, io_uring_kmbuf_addr(kb, (unsigned int)bid));
 	bad = t_check_pattern(addr, len, seed);
+	nr_fills++;
+	nr_bytes += len;
 	if (bad != len)
 		t_fail("%s: bid %d: byte %zu of %u is %#x, expected pattern %#x (seed %#x)",
 		       where, bid, bad, len, ((unsigned char *)addr)[bad],
@@ -376,6 +380,8 @@ int main(void)
 	page = t_page_size();
 
 	test_sizes();
+	printf("%llu FILLs, %llu bytes checked against the pattern\n",
+	       nr_fills, nr_bytes);
 	test_driver_errors();
 	test_pbuf_compare();
 

@@ -108,9 +108,9 @@ static int child(int drop)
 
 	t_expect("free the half-limit ring", io_uring_free_kmbuf_ring(&ring, kb), 0);
 	t_expect("VmPin back after free", t_proc_status_kb("VmPin"), pin0);
-	/* The charge came back: 48 of 64 pages fit again. */
-	ret = reg_ring(&ring, LIMIT_PAGES / 2 + LIMIT_PAGES / 4, 3);
-	if (t_expect("register 3/4 of the limit after the free", ret, 0))
+	/* The whole charge came back: exactly the limit fits now. */
+	ret = reg_ring(&ring, LIMIT_PAGES, 3);
+	if (t_expect("register the full limit after the free", ret, 0))
 		t_expect("unregister it", io_uring_unregister_kmbuf_ring(&ring, 3), 0);
 out:
 	io_uring_queue_exit(&ring);

@@ -68,6 +68,38 @@ static void test_refused_offsets(void)
 		 io_uring_mmap_kmbuf(&ring, 11, 4 * page, &p), -EINVAL);
 }
 
+/*
+ * The mmap offset is IO_URING_KMBUF_OFF_RING | bgid << 16 and the kernel
+ * reads the kind of mapping from bits 27..31 (IO_URING_KMBUF_OFF_MMAP_MASK),
+ * so only bgids 0..2047 can be mapped. A higher bgid registers but its
+ * offset names no kmbuf ring: mmap fails, and setup fails cleanly.
+ */
+static void test_bgid_limit(void)
+{
+	struct io_uring_kmbuf_reg reg;
+	struct io_uring_kmbuf *kb;
+	void *p;
+	int ret;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.buf_size = page;
+	reg.ring_entries = 2;
+	reg.bgid = 2048;
+	if (!t_expect("register bgid 2048", io_uring_register_kmbuf_ring(&ring, &reg, 0), 0))
+		return;
+	ret = io_uring_mmap_kmbuf(&ring, 2048, 2 * page, &p);
+	if (!t_expect("mmap bgid 2048 (offset bits collide with the mask)", ret, -EINVAL))
+		if (!ret)
+			munmap(p, 2 * page);
+	t_expect("unregister bgid 2048", io_uring_unregister_kmbuf_ring(&ring, 2048), 0);
+
+	ret = io_uring_setup_kmbuf_ring(&ring, 2, page, 65535, NULL, &kb);
+	if (!t_expect("setup at bgid 65535", ret, -EINVAL) && !ret)
+		io_uring_free_kmbuf_ring(&ring, kb);
+	t_expect("nothing left at bgid 65535 after the failed setup",
+		 io_uring_unregister_kmbuf_ring(&ring, 65535), -ENOENT);
+}
+
 /* Two mappings of one ring, and the handle's: all the same pages. */
 static void test_layout(unsigned int entries, unsigned int buf_size,
 			unsigned short bgid)
@@ -153,9 +185,10 @@ int main(void)
 	page = t_page_size();
 
 	test_refused_offsets();
+	test_bgid_limit();
 	test_layout(1, page, 0);
 	test_layout(8, page, 1);
-	test_layout(16, 4 * page, 65535);
+	test_layout(16, 4 * page, 2047);
 	test_layout(4, 64 * 1024, 77);
 
 	io_uring_queue_exit(&ring);

@@ -30,7 +30,7 @@ static struct mring rings[] = {
 	{ .r = &ring_a, .entries = 8,  .buf_size = 1,   .bgid = 0 },
 	{ .r = &ring_a, .entries = 4,  .buf_size = 16,  .bgid = 1 },
 	{ .r = &ring_a, .entries = 2,  .buf_size = 64,  .bgid = 7 },
-	{ .r = &ring_a, .entries = 1,  .buf_size = 1,   .bgid = 65535 },
+	{ .r = &ring_a, .entries = 1,  .buf_size = 1,   .bgid = 2047 },
 	{ .r = &ring_a, .entries = 64, .buf_size = 1,   .bgid = 300 },
 	{ .r = &ring_b, .entries = 4,  .buf_size = 2,   .bgid = 0 },
 	{ .r = &ring_b, .entries = 16, .buf_size = 1,   .bgid = 1 },
