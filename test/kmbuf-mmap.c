@@ -91,6 +91,10 @@ static void test_bgid_limit(void)
 	if (!t_expect("mmap bgid 2048 (offset bits collide with the mask)", ret, -EINVAL))
 		if (!ret)
 			munmap(p, 2 * page);
+	ret = t_sys_mmap(ring.ring_fd, t_kmbuf_off(2048), 2 * page, &p);
+	if (!t_expect("raw mmap at the kmbuf offset of bgid 2048", ret, -EINVAL))
+		if (!ret)
+			munmap(p, 2 * page);
 	t_expect("unregister bgid 2048", io_uring_unregister_kmbuf_ring(&ring, 2048), 0);
 
 	ret = io_uring_setup_kmbuf_ring(&ring, 2, page, 65535, NULL, &kb);
