@@ -13,8 +13,9 @@
  * Each FILL is one request of the payload size; the consumer reads every
  * byte (a word sum) and spot-checks the pattern. Batches of RING_ENTRIES
  * requests, the previous batch's recycles submitted with them. Every
- * configuration runs for KMBUF_BENCH_SECONDS (default 1) or MAX_OPS
- * requests, whichever ends first. Prints ops/s, MB/s and ratios.
+ * configuration runs for KMBUF_BENCH_SECONDS (default 3) in PASSES
+ * interleaved passes, each bounded by MAX_OPS requests too. Prints ops/s,
+ * MB/s, the spread between passes ((max - min) / mean) and ratios.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #define RING_ENTRIES	8
 #define MAX_OPS		200000
 #define BGID		3
+#define PASSES		3
 
 #define UD_FILL		(1ULL << 32)
 #define UD_RECYCLE	(2ULL << 32)
@@ -255,9 +257,9 @@ int main(void)
 	static const unsigned int sizes[] = { 4096, 65536, 1048576 };
 	struct result res[3][NR_MODES];
 	struct bench b;
-	double secs = 1.0, ops_s[3][NR_MODES];
+	double secs = 3.0, ops_s[3][NR_MODES], lo[3][NR_MODES], hi[3][NR_MODES];
 	const char *env = getenv("KMBUF_BENCH_SECONDS");
-	unsigned int s, m, errors = 0;
+	unsigned int s, m, pass, errors = 0;
 	int ret;
 
 	if (env && atof(env) > 0)
@@ -282,28 +284,52 @@ int main(void)
 		return T_EXIT_FAIL;
 	}
 
-	printf("kmbuf-bench: %u-buffer rings, batches of %u, up to %.1f s or %u requests per run\n",
-	       RING_ENTRIES, RING_ENTRIES, secs, MAX_OPS);
-	printf("%-10s %9s %10s %12s %10s %7s\n", "mode", "payload", "requests",
-	       "ops/s", "MB/s", "errors");
+	printf("kmbuf-bench: %u-buffer rings, batches of %u, %u interleaved passes of up to %.2f s or %u requests per configuration\n",
+	       RING_ENTRIES, RING_ENTRIES, PASSES, secs / PASSES, MAX_OPS);
+	memset(res, 0, sizeof(res));
+	memset(lo, 0, sizeof(lo));
+	memset(hi, 0, sizeof(hi));
+	/* Interleave the passes so drift in a shared machine hits all alike. */
+	for (pass = 0; pass < PASSES; pass++) {
+		for (s = 0; s < 3; s++) {
+			for (m = 0; m < NR_MODES; m++) {
+				struct result one;
+				double rate;
+
+				b.mode = (enum mode)m;
+				b.size = sizes[s];
+				ret = run(&b, secs / PASSES, &one);
+				if (ret) {
+					printf("%s %uK pass %u: failed: %s\n", mode_name[m],
+					       sizes[s] / 1024, pass, t_errname(ret));
+					errors++;
+					continue;
+				}
+				rate = (double)one.ops / one.secs;
+				if (!pass || rate < lo[s][m])
+					lo[s][m] = rate;
+				if (!pass || rate > hi[s][m])
+					hi[s][m] = rate;
+				res[s][m].ops += one.ops;
+				res[s][m].bytes += one.bytes;
+				res[s][m].secs += one.secs;
+				res[s][m].errors += one.errors;
+			}
+		}
+	}
+	printf("%-10s %9s %10s %12s %10s %8s %7s\n", "mode", "payload", "requests",
+	       "ops/s", "MB/s", "spread", "errors");
 	for (s = 0; s < 3; s++) {
 		for (m = 0; m < NR_MODES; m++) {
-			b.mode = (enum mode)m;
-			b.size = sizes[s];
-			ret = run(&b, secs, &res[s][m]);
-			if (ret) {
-				printf("%-10s %8uK: failed: %s\n", mode_name[m],
-				       sizes[s] / 1024, t_errname(ret));
-				errors++;
-				ops_s[s][m] = 0;
-				continue;
-			}
-			ops_s[s][m] = (double)res[s][m].ops / res[s][m].secs;
-			printf("%-10s %8uK %10llu %12.0f %10.1f %7u\n", mode_name[m],
-			       sizes[s] / 1024, res[s][m].ops, ops_s[s][m],
-			       (double)res[s][m].bytes / res[s][m].secs / 1e6,
-			       res[s][m].errors);
-			errors += res[s][m].errors;
+			struct result *r = &res[s][m];
+
+			ops_s[s][m] = r->secs > 0 ? (double)r->ops / r->secs : 0;
+			printf("%-10s %8uK %10llu %12.0f %10.1f %7.0f%% %7u\n",
+			       mode_name[m], sizes[s] / 1024, r->ops, ops_s[s][m],
+			       r->secs > 0 ? (double)r->bytes / r->secs / 1e6 : 0,
+			       ops_s[s][m] > 0 ? 100 * (hi[s][m] - lo[s][m]) / ops_s[s][m] : 0,
+			       r->errors);
+			errors += r->errors;
 		}
 	}
 	printf("\nratios (ops/s)      kmbuf/pbuf   kmbuf-raw/kmbuf\n");
