@@ -4,7 +4,8 @@
  * memory of its kmbuf rings. In a child with a small limit (dropping to
  * uid/gid 65534 when we are root, so CAP_IPC_LOCK goes): a ring over the
  * limit gets -ENOMEM and leaves nothing behind, one within it registers,
- * two together are charged together, and freeing one gives its charge back.
+ * two together are charged together, freeing one gives its charge back,
+ * and a thousand setup/free cycles leave no charge behind.
  */
 #include <errno.h>
 #include <grp.h>
@@ -20,6 +21,7 @@
 #define CAP_IPC_LOCK_BIT	14
 #define UNPRIV_ID		65534
 #define LIMIT_PAGES		64
+#define CYCLES			1000
 
 /* The effective capability set, or -1. */
 static long long cap_eff(void)
@@ -62,6 +64,7 @@ static int child(int drop)
 	struct io_uring_kmbuf *kb;
 	struct io_uring ring;
 	long long caps;
+	unsigned int i;
 	long pin0;
 	int ret;
 
@@ -111,6 +114,30 @@ static int child(int drop)
 	/* The whole charge came back: exactly the limit fits now. */
 	ret = reg_ring(&ring, LIMIT_PAGES, 3);
 	if (t_expect("register the full limit after the free", ret, 0))
+		t_expect("unregister it", io_uring_unregister_kmbuf_ring(&ring, 3), 0);
+
+	/*
+	 * The charge is on the user, where /proc shows nothing: cycle rings
+	 * of half the limit, and anything not given back would soon make a
+	 * setup fail; then the full limit must still fit.
+	 */
+	for (i = 0; i < CYCLES; i++) {
+		ret = io_uring_setup_kmbuf_ring(&ring, LIMIT_PAGES / 2, page,
+						(unsigned short)(i % 4), NULL, &kb);
+		if (ret) {
+			t_fail("cycle %u: setup of half the limit: expected 0, got %d (%s)",
+			       i, ret, t_errname(ret));
+			break;
+		}
+		ret = io_uring_free_kmbuf_ring(&ring, kb);
+		if (ret) {
+			t_fail("cycle %u: free: expected 0, got %d (%s)", i, ret,
+			       t_errname(ret));
+			break;
+		}
+	}
+	ret = reg_ring(&ring, LIMIT_PAGES, 3);
+	if (t_expect("register the full limit after the cycles", ret, 0))
 		t_expect("unregister it", io_uring_unregister_kmbuf_ring(&ring, 3), 0);
 out:
 	io_uring_queue_exit(&ring);
