@@ -134,7 +134,9 @@ static void test_ring_whole(const struct io_uring_kmbuf *kb, unsigned int seed)
 		}
 		seen[bid] = 1;
 		if (len != page || t_check_pattern(addr, len, seed + i) != len)
-			t_fail("FILL %u: bid %d data wrong", i, bid);
+			t_fail("FILL %u: bid %d: expected %u bytes of pattern seed %u, got %u bytes, first wrong byte %zu",
+			       i, bid, page, seed + i, len,
+			       t_check_pattern(addr, len, seed + i));
 	}
 	t_expect("FILL with every buffer out",
 		 t_drv(&ring, drv, KMBUF_TEST_CMD_FILL, BGID, 0, 8, 1), -ENOBUFS);

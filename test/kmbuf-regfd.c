@@ -37,7 +37,9 @@ static void data_round(const struct io_uring_kmbuf *kb, unsigned int seed)
 			return;
 		}
 		if (len != kb->buf_size || t_check_pattern(addr, len, seed + i) != len)
-			t_fail("FILL %u: bid %d: %u bytes, pattern wrong", i, bid, len);
+			t_fail("FILL %u: bid %d: expected %u bytes of pattern seed %u, got %u bytes, first wrong byte %zu",
+			       i, bid, kb->buf_size, seed + i, len,
+			       t_check_pattern(addr, len, seed + i));
 	}
 	for (i = 0; i < kb->ring_entries; i++)
 		t_expect("RECYCLE", t_drv(&ring, drv, KMBUF_TEST_CMD_RECYCLE,

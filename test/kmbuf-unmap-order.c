@@ -101,7 +101,8 @@ static void test_old_pages_dead(int drv)
 	if (!t_drv_fill(&ring, drv, 5, page, 42, &c) && c.res == (int)page) {
 		bid = (int)(c.flags >> IORING_CQE_BUFFER_SHIFT);
 		if (t_check_pattern(old + (size_t)bid * page, page, 42) != page)
-			t_fail("FILL before unregister: pattern wrong in bid %d", bid);
+			t_fail("FILL before unregister: bid %d: expected pattern seed 42, first wrong byte %zu",
+			       bid, t_check_pattern(old + (size_t)bid * page, page, 42));
 	} else {
 		t_fail("FILL before unregister: expected %u, got %d", page, c.res);
 	}
@@ -130,7 +131,8 @@ static void test_old_pages_dead(int drv)
 			break;
 		}
 		if (t_check_pattern(addr, n, 100 + i) != n || n != page)
-			t_fail("FILL %u on the new ring: bid %d data wrong", i, bid);
+			t_fail("FILL %u on the new ring: bid %d: expected %u bytes of pattern seed %u, got %u bytes, first wrong byte %zu",
+			       i, bid, page, 100 + i, n, t_check_pattern(addr, n, 100 + i));
 	}
 	if (t_check_byte(old, len, 0x77) != len)
 		t_fail("the kernel wrote into the pages of the unregistered ring");
