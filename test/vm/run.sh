@@ -15,8 +15,9 @@
 #   --workdir DIR        initramfs, NVMe image and console log go here
 #                        (default: <builddir>/vm-run/<label>)
 #   --label NAME         names the run in messages (default: vmcheck)
-#   --timeout SECS       per program (default: 120, 300 with --debug)
-#   --total-timeout SECS whole VM run (default: 120 + every program's timeout)
+#   --timeout SECS       per program (default: 120, 240 with --debug)
+#   --total-timeout SECS whole VM run (default: 120 + every program's timeout,
+#                        at most 1800)
 #   --show-output        print every program's output after the run, not only
 #                        the output of the failing ones (demo, bench)
 #   --prefer-host        run the programs on this machine if its kernel has
@@ -105,9 +106,12 @@ done
 [ ${#programs[@]} -gt 0 ] || die "no programs to run (give them as arguments or with --list)"
 
 if [ -z "$timeout" ]; then
-	if [ "$debug" = 1 ]; then timeout=300; else timeout=120; fi
+	if [ "$debug" = 1 ]; then timeout=240; else timeout=120; fi
 fi
-[ -n "$total_timeout" ] || total_timeout=$((120 + ${#programs[@]} * timeout))
+if [ -z "$total_timeout" ]; then
+	total_timeout=$((120 + ${#programs[@]} * timeout))
+	[ "$total_timeout" -le 1800 ] || total_timeout=1800
+fi
 workdir=${workdir:-$builddir/vm-run/$label}
 
 # ---- locate every program ----
