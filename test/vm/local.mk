@@ -16,6 +16,7 @@
 EXTRA_DIST += \
 	test/vm/run.sh \
 	test/vm/init \
+	test/vm/README.md \
 	kernel/build.sh \
 	kernel/config/testbed.config \
 	kernel/config/debug.config
