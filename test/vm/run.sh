@@ -219,9 +219,11 @@ fi
 [ -f "$kernel" ] || die "kernel $kernel not found"
 
 # ---- initramfs ----
-rm -rf "$workdir"
 mkdir -p "$workdir"
 root=$workdir/root
+rm -rf "$root"
+rm -f "$workdir/initramfs.cpio" "$workdir/nvme.img" "$workdir/console.log" \
+	"$workdir/console.txt" "$workdir/kernel-reports.txt"
 mkdir -p "$root/bin" "$root/etc" "$root/kmbuf/progs"
 cp "$busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
@@ -291,14 +293,20 @@ timeout -k 10 "$total_timeout" qemu-system-x86_64 \
 	</dev/null >"$log" 2>&1 &
 qemu_pid=$!
 
+# The console log without CRs, each KMBUF- marker at the start of a line
+# (a program's output need not end with a newline).
+normalize() {
+	tr -d '\r' <"$1" | sed -E 's/(.)(KMBUF-(BOOTED|START|RESULT|DONE)( |$))/\1\n\2/'
+}
+
 # Progress: a line per finished program, and one every 30 s while waiting.
 shown=0
 last=$t0
 while kill -0 "$qemu_pid" 2>/dev/null; do
 	sleep 2
-	n=$(tr -d '\r' <"$log" | grep -c '^KMBUF-RESULT ' || true)
+	n=$(normalize "$log" | grep -c '^KMBUF-RESULT ' || true)
 	if [ "$n" -gt "$shown" ]; then
-		tr -d '\r' <"$log" | grep '^KMBUF-RESULT ' | sed -n "$((shown + 1)),${n}p" |
+		normalize "$log" | grep '^KMBUF-RESULT ' | sed -n "$((shown + 1)),${n}p" |
 			while read -r _ name rc secs; do
 				printf '[%s] %4ds  %-8s %s (%s)\n' "$label" "$(($(date +%s) - t0))" \
 					"$(case "$rc" in 0) echo ok ;; 77) echo SKIP ;; timeout) echo TIMEOUT ;; *) echo "FAIL($rc)" ;; esac)" \
@@ -308,8 +316,8 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 		last=$(date +%s)
 	elif [ $(($(date +%s) - last)) -ge 30 ]; then
 		last=$(date +%s)
-		cur=$(tr -d '\r' <"$log" | grep '^KMBUF-START ' | tail -n 1 | cut -d' ' -f2)
-		if grep -q '^KMBUF-BOOTED' "$log"; then
+		cur=$(normalize "$log" | grep '^KMBUF-START ' | tail -n 1 | cut -d' ' -f2)
+		if grep -q 'KMBUF-BOOTED' "$log"; then
 			msg "$((last - t0))s: $shown/${#names[@]} done${cur:+, running $cur}"
 		else
 			msg "$((last - t0))s: booting"
@@ -321,7 +329,7 @@ run_time=$(($(date +%s) - t0))
 
 # ---- judge ----
 clean=$workdir/console.txt
-tr -d '\r' <"$log" >"$clean"
+normalize "$log" >"$clean"
 
 problems=()
 if [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
