@@ -350,6 +350,8 @@ awk -v re="$kernel_re" '
 	/\[ *[0-9]+\.[0-9]+\] / {
 		line = $0
 		sub(/^.*\[ *[0-9]+\.[0-9]+\] /, "", line)
+		# the PROVE_RCU boot banner of the debug kernel is no report
+		if (line ~ /RCU lockdep checking is enabled/) next
 		if (line ~ re) print (cur == "" ? "-" : cur) "\t" line
 	}
 ' "$clean" >"$workdir/kernel-reports.txt"
