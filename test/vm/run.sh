@@ -15,7 +15,7 @@
 #   --workdir DIR        initramfs, NVMe image and console log go here
 #                        (default: <builddir>/vm-run/<label>)
 #   --label NAME         names the run in messages (default: vmcheck)
-#   --timeout SECS       per program (default: 120, 240 with --debug)
+#   --timeout SECS       per program (default: 120, 600 with --debug)
 #   --total-timeout SECS whole VM run (default: 120 + every program's timeout,
 #                        at most 1800)
 #   --show-output        print every program's output after the run, not only
@@ -106,7 +106,7 @@ done
 [ ${#programs[@]} -gt 0 ] || die "no programs to run (give them as arguments or with --list)"
 
 if [ -z "$timeout" ]; then
-	if [ "$debug" = 1 ]; then timeout=240; else timeout=120; fi
+	if [ "$debug" = 1 ]; then timeout=600; else timeout=120; fi
 fi
 if [ -z "$total_timeout" ]; then
 	total_timeout=$((120 + ${#programs[@]} * timeout))
