@@ -159,13 +159,27 @@ elapsed() {
 # run_logged LABEL LOGFILE CMD...: run CMD with its output in LOGFILE, print a
 # progress line every $progress_interval seconds, and the tail of the log if
 # it fails.
+# The job runs in its own process group (setsid), so that an interrupted or
+# killed build.sh takes the whole make with it instead of leaving it running.
+job_pid=
+stop_job() {
+	if [ -n "$job_pid" ]; then
+		kill -TERM -- "-$job_pid" 2>/dev/null || true
+		job_pid=
+	fi
+}
+trap stop_job EXIT
+trap 'stop_job; trap - INT; kill -INT $$' INT
+trap 'stop_job; exit 143' TERM HUP
+
 run_logged() {
 	local label=$1 log=$2 t0 pid rc last now
 	shift 2
 	t0=$(date +%s)
 	last=$t0
-	"$@" >>"$log" 2>&1 </dev/null &
+	setsid --wait "$@" >>"$log" 2>&1 </dev/null &
 	pid=$!
+	job_pid=$pid
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 1
 		now=$(date +%s)
@@ -176,6 +190,7 @@ run_logged() {
 	done
 	rc=0
 	wait "$pid" || rc=$?
+	job_pid=
 	if [ "$rc" -ne 0 ]; then
 		msg "$label FAILED (exit $rc) after $(elapsed "$t0"); log: $log"
 		msg "---- first errors ----"
@@ -255,7 +270,7 @@ if [ "$(cat "$tree/.kmbuf-series" 2>/dev/null || true)" != "$series_key" ]; then
 	fi
 	for p in ${patches[@]+"${patches[@]}"}; do
 		patch_files "$p" >>"$touched"
-		if ! out=$(cd "$tree" && patch -p1 --forward --batch --no-backup-if-mismatch <"$p" 2>&1); then
+		if ! out=$(cd "$tree" && patch -p1 --forward --batch --no-backup-if-mismatch --reject-file=- <"$p" 2>&1); then
 			printf '%s\n' "$out" >&2
 			die "patch $(basename "$p") does not apply to $(basename "$tarball") (see above); fix the series"
 		fi
@@ -280,15 +295,13 @@ build_dir="$src_base/build-$variant"
 mkdir -p "$build_dir"
 log="$build_dir/kmbuf-build.log"
 : >"$log"
-kmake() {
-	make -C "$tree" O="$build_dir" ARCH=x86_64 "$@"
-}
+kmake=(make -C "$tree" O="$build_dir" ARCH=x86_64)
 
 msg "configuring $variant kernel: tinyconfig + $(for f in "${fragments[@]}"; do basename "$f"; done | tr '\n' ' ')"
-run_logged "tinyconfig" "$log" kmake tinyconfig
+run_logged "tinyconfig" "$log" "${kmake[@]}" tinyconfig
 run_logged "merge_config" "$log" \
 	env -C "$tree" scripts/kconfig/merge_config.sh -m -O "$build_dir" "$build_dir/.config" "${fragments[@]}"
-run_logged "olddefconfig" "$log" kmake olddefconfig
+run_logged "olddefconfig" "$log" "${kmake[@]}" olddefconfig
 
 # Every option a fragment asks for must be in the final .config: Kconfig
 # silently drops options whose dependencies are missing, and a dropped option
@@ -323,7 +336,7 @@ msg "all $(cat "${fragments[@]}" | grep -c -E '^CONFIG_|^# CONFIG_.* is not set'
 
 # ---- 4. build ----
 msg "building bzImage with -j$jobs (log: $log)"
-run_logged "make bzImage" "$log" kmake -j"$jobs" bzImage
+run_logged "make bzImage" "$log" "${kmake[@]}" -j"$jobs" bzImage
 
 mkdir -p "$out_dir.tmp"
 cp "$build_dir/arch/x86/boot/bzImage" "$build_dir/.config" "$out_dir.tmp/"
