@@ -292,6 +292,10 @@ timeout -k 10 "$total_timeout" qemu-system-x86_64 \
 	-device nvme,serial=kmbuf0,drive=nvm \
 	</dev/null >"$log" 2>&1 &
 qemu_pid=$!
+# timeout(1) passes TERM on to QEMU: an interrupted run leaves no VM behind.
+trap 'kill "$qemu_pid" 2>/dev/null || true' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 
 # The console log without CRs, each KMBUF- marker at the start of a line
 # (a program's output need not end with a newline).
@@ -325,6 +329,7 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 	fi
 done
 wait "$qemu_pid" || qemu_rc=$?
+trap - EXIT INT TERM HUP
 run_time=$(($(date +%s) - t0))
 
 # ---- judge ----
