@@ -71,14 +71,14 @@ int main(void)
 		if (cycle(&ring, nvme, ub->dmabuf_fd, i))
 			return t_result("dmabuf-cycles");
 	fds0 = t_fd_count();
-	slab0 = td_meminfo_kb("Slab");
-	avail0 = td_meminfo_kb("MemAvailable");
+	slab0 = t_proc_kb("/proc/meminfo", "Slab");
+	avail0 = t_proc_kb("/proc/meminfo", "MemAvailable");
 	for (i = 0; i < NR_CYCLES; i++)
 		if (cycle(&ring, nvme, ub->dmabuf_fd, i))
 			return t_result("dmabuf-cycles");
 	fds1 = t_fd_count();
-	slab1 = td_meminfo_kb("Slab");
-	avail1 = td_meminfo_kb("MemAvailable");
+	slab1 = t_proc_kb("/proc/meminfo", "Slab");
+	avail1 = t_proc_kb("/proc/meminfo", "MemAvailable");
 	printf("%d cycles: fds %ld -> %ld, Slab %ld -> %ld kB, MemAvailable %ld -> %ld kB\n",
 	       NR_CYCLES, fds0, fds1, slab0, slab1, avail0, avail1);
 	t_expect("open fds after the cycles", fds1, fds0);
@@ -94,11 +94,11 @@ int main(void)
 		       avail0 - avail1, NR_CYCLES, AVAIL_SLACK_KB);
 
 	/* the last registration is cleared: freeing ours must free the pages */
-	shmem_held = td_meminfo_kb("Shmem");
+	shmem_held = t_proc_kb("/proc/meminfo", "Shmem");
 	io_uring_udmabuf_free(ub);
 	/* a final fput() may be deferred to a worker: give it a second */
 	for (i = 0; i < 20; i++) {
-		shmem_freed = td_meminfo_kb("Shmem");
+		shmem_freed = t_proc_kb("/proc/meminfo", "Shmem");
 		if (shmem_held - shmem_freed >= BUF_SIZE / 1024 - SHMEM_SLACK_KB)
 			break;
 		usleep(50 * 1000);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -151,24 +150,4 @@ void td_fill(void *buf, size_t len, unsigned int seed)
 
 	for (i = 0; i < len; i++)
 		p[i] = kmbuf_test_pattern(seed, (__u32)i);
-}
-
-long td_meminfo_kb(const char *key)
-{
-	size_t klen = strlen(key);
-	char line[256];
-	long val = -1;
-	FILE *f;
-
-	f = fopen("/proc/meminfo", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			val = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
 }

@@ -69,7 +69,4 @@ int td_reap(struct io_uring *ring, __u64 *user_data);
 /* Fill @buf with a pattern of @seed (kmbuf_test_pattern). */
 void td_fill(void *buf, size_t len, unsigned int seed);
 
-/* A "Key:  N kB" value of /proc/meminfo, or -1. */
-long td_meminfo_kb(const char *key);
-
 #endif /* KMBUF_TEST_DMABUF_UTIL_H */

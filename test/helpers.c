@@ -420,14 +420,14 @@ int t_remove_buffers(struct io_uring *ring, unsigned int nr,
 	return t_run_one(ring);
 }
 
-long t_proc_status_kb(const char *key)
+long t_proc_kb(const char *path, const char *key)
 {
 	size_t klen = strlen(key);
 	char line[256];
 	long val = -1;
 	FILE *f;
 
-	f = fopen("/proc/self/status", "r");
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {

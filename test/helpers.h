@@ -144,8 +144,8 @@ int t_provide_buffers(struct io_uring *ring, void *addr, unsigned int len,
 int t_remove_buffers(struct io_uring *ring, unsigned int nr,
 		     unsigned short bgid);
 
-/* A "Key:  N kB" value of /proc/self/status, or -1 if absent. */
-long t_proc_status_kb(const char *key);
+/* A "Key:  N kB" value of @path (/proc/self/status, /proc/meminfo), or -1. */
+long t_proc_kb(const char *path, const char *key);
 /* Lines of /proc/self/maps, or -1. */
 long t_maps_count(void);
 /* 1 if a line of /proc/self/maps starts at @addr, 0 if not, -1 error. */

@@ -24,8 +24,8 @@ struct snapshot {
 
 static void snap(struct snapshot *s)
 {
-	s->pin_kb = t_proc_status_kb("VmPin");
-	s->lck_kb = t_proc_status_kb("VmLck");
+	s->pin_kb = t_proc_kb("/proc/self/status", "VmPin");
+	s->lck_kb = t_proc_kb("/proc/self/status", "VmLck");
 	s->maps = t_maps_count();
 	s->fds = t_fd_count();
 }

@@ -95,12 +95,12 @@ static int child(int drop)
 		 io_uring_setup_kmbuf_ring(&ring, 2 * LIMIT_PAGES, page, 1, NULL, &kb),
 		 -ENOMEM);
 
-	pin0 = t_proc_status_kb("VmPin");
+	pin0 = t_proc_kb("/proc/self/status", "VmPin");
 	ret = io_uring_setup_kmbuf_ring(&ring, LIMIT_PAGES / 2, page, 2, NULL, &kb);
 	if (!t_expect("setup half the limit", ret, 0))
 		goto out;
 	printf("VmPin with %u kB of kmbuf buffers registered: %+ld kB\n",
-	       LIMIT_PAGES / 2 * page / 1024, t_proc_status_kb("VmPin") - pin0);
+	       LIMIT_PAGES / 2 * page / 1024, t_proc_kb("/proc/self/status", "VmPin") - pin0);
 	memset(kb->bufs, 1, kb->len);
 
 	/* 32 pages held, 64 more asked for: over the limit together. */
@@ -110,7 +110,7 @@ static int child(int drop)
 		 io_uring_unregister_kmbuf_ring(&ring, 3), -ENOENT);
 
 	t_expect("free the half-limit ring", io_uring_free_kmbuf_ring(&ring, kb), 0);
-	t_expect("VmPin back after free", t_proc_status_kb("VmPin"), pin0);
+	t_expect("VmPin back after free", t_proc_kb("/proc/self/status", "VmPin"), pin0);
 	/* The whole charge came back: exactly the limit fits now. */
 	ret = reg_ring(&ring, LIMIT_PAGES, 3);
 	if (t_expect("register the full limit after the free", ret, 0))
