@@ -12,6 +12,7 @@
 # Extra options for test/vm/run.sh go in VM_RUN_FLAGS, e.g.
 #   make vmcheck VM_RUN_FLAGS='--timeout 600'
 #   make vmcheck VM_RUN_FLAGS='--kernel /path/to/bzImage'
+#   make vmcheck VM_RUN_FLAGS=--no-debug   (quicker: the non-debug kernel)
 
 EXTRA_DIST += \
 	test/vm/run.sh \

@@ -8,6 +8,7 @@
 #
 #   --kernel FILE        bzImage to boot (default: build it with kernel/build.sh)
 #   --debug              build/boot the debug kernel (KASAN, lockdep, ...)
+#   --no-debug           the testbed kernel (the default; undoes --debug)
 #   --list FILE          more programs, one per line ('#' comments allowed)
 #   --builddir DIR       relative program names are looked up here first
 #                        (default: the current directory) ...
@@ -80,6 +81,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) need_arg $#; kernel=$2; shift ;;
 	--debug) debug=1 ;;
+	--no-debug) debug=0 ;;
 	--list) need_arg $#; lists+=("$2"); shift ;;
 	--builddir) need_arg $#; builddir=$2; shift ;;
 	--srcdir) need_arg $#; srcdir=$2; shift ;;
