@@ -23,6 +23,10 @@
 
 set -eu
 
+# The braces make bash read the whole script before running it, so editing
+# it (git pull, a rebase) during a long run cannot change what runs.
+{
+
 script_dir=$(cd "$(dirname "$0")" && pwd)
 script_path="$script_dir/$(basename "$0")"
 patch_dir="$script_dir/patches"
@@ -162,6 +166,7 @@ elapsed() {
 # The job runs in its own process group (setsid), so that an interrupted or
 # killed build.sh takes the whole make with it instead of leaving it running.
 job_pid=
+# shellcheck disable=SC2317 # called from the traps
 stop_job() {
 	if [ -n "$job_pid" ]; then
 		kill -TERM -- "-$job_pid" 2>/dev/null || true
@@ -348,3 +353,5 @@ rm -rf "$out_dir"
 mv "$out_dir.tmp" "$out_dir"
 msg "$variant kernel built in $(elapsed "$start_time"): $out_dir/bzImage"
 printf '%s\n' "$out_dir/bzImage"
+exit $?
+}

@@ -39,6 +39,10 @@
 
 set -eu
 
+# The braces make bash read the whole script before running it, so editing
+# it (git pull, a rebase) during a long run cannot change what runs.
+{
+
 script_dir=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=$(cd "$script_dir/../.." && pwd)
 
@@ -445,3 +449,5 @@ else
 fi
 
 [ "$failed" -eq 0 ] && { [ "$skipped" -eq 0 ] || [ "$allow_skip" = 1 ]; }
+exit $?
+}
