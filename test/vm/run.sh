@@ -30,7 +30,9 @@
 # Program names are paths relative to the builddir (test/kmbuf-register,
 # examples/kmbuf-demo) or absolute. Libtool wrapper scripts are resolved to
 # the real binary in .libs/; dynamically linked programs get the shared
-# libraries ldd finds copied into the initramfs at the same paths.
+# libraries ldd finds copied into the initramfs: the system's at the same
+# paths, the build's own into /kmbuf/lib (the guest mounts tmpfs over /tmp
+# and /run, where a build directory may well live).
 #
 # The run fails (exit 1) on any program that fails, skips (exit 77), times out
 # or reports no result, on a VM that does not finish, and on any kernel
@@ -230,7 +232,7 @@ root=$workdir/root
 rm -rf "$root"
 rm -f "$workdir/initramfs.cpio" "$workdir/nvme.img" "$workdir/console.log" \
 	"$workdir/console.txt" "$workdir/kernel-reports.txt"
-mkdir -p "$root/bin" "$root/etc" "$root/kmbuf/progs"
+mkdir -p "$root/bin" "$root/etc" "$root/kmbuf/progs" "$root/kmbuf/lib"
 cp "$busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$script_dir/init" "$root/init"
@@ -265,7 +267,12 @@ for name in "${names[@]}"; do
 		die "$name needs a shared library that ldd cannot find"
 	fi
 	while IFS= read -r lib; do
-		copy_mirrored "$lib"
+		case "$lib" in
+		# the build's own libraries: where the guest mounts nothing
+		"$builddir"/*) [ -e "$root/kmbuf/lib/${lib##*/}" ] ||
+			cp -L "$lib" "$root/kmbuf/lib/" ;;
+		*) copy_mirrored "$lib" ;;
+		esac
 	done < <(printf '%s\n' "$deps" | awk '
 		$2 == "=>" && $3 ~ /^\// { print $3; next }
 		$1 ~ /^\// { print $1 }')
@@ -273,7 +280,7 @@ done
 
 cat >"$root/kmbuf/settings" <<EOF
 KMBUF_TIMEOUT=$timeout
-KMBUF_LIBPATH='$libpath'
+KMBUF_LIBPATH=/kmbuf/lib
 EOF
 
 initramfs=$workdir/initramfs.cpio
@@ -412,6 +419,10 @@ for name in "${names[@]}"; do
 	r=${result[$name]}
 	if [ "$show_output" = 1 ] || [ "$r" != PASS ]; then
 		out=$(program_output "$name")
+		if [ "$r" = PASS ]; then
+			# a passing program's output without the kernel's chatter
+			out=$(printf '%s\n' "$out" | grep -v -E '^\[ *[0-9]+\.[0-9]+\] ' || true)
+		fi
 		if [ -n "$out" ]; then
 			printf '\n==== %s: %s ====\n%s\n' "$name" "$r" "$out"
 		fi
