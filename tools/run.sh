@@ -15,9 +15,9 @@ build=${KMBUF_BUILD_DIR:-$top/build}
 jobs=$(nproc)
 
 # Library build, unit tests, man lint, and the testbed kernel + VM.
-packages="autoconf automake libtool pkg-config gcc g++ make
+packages="autoconf automake libtool pkg-config gcc g++ make libc6-dev
 	liburing-dev libcmocka-dev mandoc
-	linux-source-6.12 xz-utils flex bison bc libelf-dev libssl-dev
+	linux-source-6.12 xz-utils patch flex bison bc libelf-dev libssl-dev
 	qemu-system-x86 busybox-static cpio"
 
 say() { printf '==> %s\n' "$*"; }

@@ -18,9 +18,8 @@ EXTRA_DIST += \
 	test/vm/run.sh \
 	test/vm/init \
 	test/vm/README.md \
-	kernel/build.sh \
-	kernel/config/testbed.config \
-	kernel/config/debug.config
+	kernel \
+	tools/run.sh
 
 VM_RUN_FLAGS =
 VM_RUN = $(top_srcdir)/test/vm/run.sh \

@@ -203,7 +203,7 @@ if [ "$prefer_host" = 1 ]; then
 fi
 
 # ---- tools ----
-for tool in qemu-system-x86_64 cpio timeout ldd truncate awk; do
+for tool in qemu-system-x86_64 cpio timeout ldd head awk; do
 	command -v "$tool" >/dev/null 2>&1 ||
 		die "'$tool' is missing (tools/run.sh deps installs it)"
 done
@@ -288,7 +288,8 @@ initramfs=$workdir/initramfs.cpio
 msg "initramfs: ${#names[@]} programs, $(du -k "$initramfs" | cut -f1) KiB"
 
 nvme=$workdir/nvme.img
-truncate -s 64M "$nvme"
+# random contents, so that what the programs read is not just zeros
+head -c 64M /dev/urandom >"$nvme"
 
 # ---- boot ----
 log=$workdir/console.log
