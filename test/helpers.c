@@ -155,6 +155,18 @@ int t_require_testdrv(int *fd)
 	return T_EXIT_FAIL;
 }
 
+int t_require_testbed(int *drvfd, struct io_uring *ring, unsigned int entries)
+{
+	int ret;
+
+	ret = t_require_kmbuf();
+	if (!ret)
+		ret = t_require_testdrv(drvfd);
+	if (!ret)
+		ret = t_ring_init(ring, entries);
+	return ret;
+}
+
 void t_prep_drv(struct io_uring_sqe *sqe, int drvfd, unsigned int op,
 		const struct kmbuf_test_cmd *cmd)
 {

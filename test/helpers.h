@@ -66,6 +66,9 @@ int t_require_kmbuf(void);
 /* Open the testbed driver: 0 and *fd, or T_EXIT_SKIP / T_EXIT_FAIL. */
 int t_require_testdrv(int *fd);
 
+/* All three above: kmbuf kernel, driver open in *drvfd, @ring set up. */
+int t_require_testbed(int *drvfd, struct io_uring *ring, unsigned int entries);
+
 /* One completion, copied out of the CQ. */
 struct t_cqe {
 	__s32	res;

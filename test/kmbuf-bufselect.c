@@ -150,13 +150,7 @@ int main(void)
 	struct io_uring_kmbuf *kb;
 	int ret;
 
-	ret = t_require_kmbuf();
-	if (ret)
-		return ret;
-	ret = t_require_testdrv(&drv);
-	if (ret)
-		return ret;
-	ret = t_ring_init(&ring, 8);
+	ret = t_require_testbed(&drv, &ring, 8);
 	if (ret)
 		return ret;
 	page = t_page_size();

@@ -368,13 +368,7 @@ int main(void)
 {
 	int ret;
 
-	ret = t_require_kmbuf();
-	if (ret)
-		return ret;
-	ret = t_require_testdrv(&drv);
-	if (ret)
-		return ret;
-	ret = t_ring_init(&ring, 64);
+	ret = t_require_testbed(&drv, &ring, 64);
 	if (ret)
 		return ret;
 	page = t_page_size();

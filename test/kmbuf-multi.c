@@ -117,13 +117,7 @@ int main(void)
 	unsigned int ri, bid, pass, page;
 	int ret, progress;
 
-	ret = t_require_kmbuf();
-	if (ret)
-		return ret;
-	ret = t_require_testdrv(&drv);
-	if (ret)
-		return ret;
-	ret = t_ring_init(&ring_a, 8);
+	ret = t_require_testbed(&drv, &ring_a, 8);
 	if (ret)
 		return ret;
 	ret = t_ring_init(&ring_b, 8);
