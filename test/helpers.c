@@ -2,12 +2,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -502,4 +505,130 @@ long t_fd_count(void)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* Wait up to @ms for @pid to exit: 1 and *status if it did, 0 if not. */
+static int t_wait_exit(pid_t pid, unsigned int ms, int *status)
+{
+	uint64_t end = t_now_ns() + (uint64_t)ms * 1000000ull;
+	struct timespec nap = { .tv_nsec = 20 * 1000 * 1000 };
+
+	do {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return 0;
+		nanosleep(&nap, NULL);
+	} while (t_now_ns() < end);
+	return 0;
+}
+
+int t_child_start(struct t_child *c, int (*fn)(void *), void *arg,
+		  const char *what)
+{
+	unsigned char code;
+	int pipefd[2];
+	pid_t pid;
+
+	c->what = what;
+	c->pid = -1;
+	c->fd = -1;
+	if (pipe(pipefd)) {
+		t_fail("%s: pipe: %s", what, t_errname(errno));
+		return T_EXIT_FAIL;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		t_fail("%s: fork: %s", what, t_errname(errno));
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return T_EXIT_FAIL;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		code = (unsigned char)fn(arg);
+		fflush(stdout);
+		fflush(stderr);
+		/* the result first: the exit itself may never finish */
+		if (write(pipefd[1], &code, 1) != 1)
+			_exit(T_EXIT_FAIL);
+		_exit(code);
+	}
+	close(pipefd[1]);
+	c->pid = pid;
+	c->fd = pipefd[0];
+	return 0;
+}
+
+int t_child_finish(struct t_child *c, unsigned int timeout_sec,
+		   unsigned int exit_grace_sec, int *stuck)
+{
+	const char *what = c->what;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	unsigned char code = T_EXIT_FAIL;
+	int status, ret;
+	uint64_t end;
+
+	if (stuck)
+		*stuck = 0;
+	end = t_now_ns() + (uint64_t)timeout_sec * 1000000000ull;
+	for (;;) {
+		uint64_t now = t_now_ns();
+
+		ret = now < end ? poll(&pfd, 1, (int)((end - now) / 1000000 + 1)) : 0;
+		if (ret >= 0 || errno != EINTR)
+			break;
+	}
+	if (ret == 0) {
+		close(c->fd);
+		t_fail("%s: no result within %u s; killing it", what,
+		       timeout_sec);
+		kill(c->pid, SIGKILL);
+		if (!t_wait_exit(c->pid, exit_grace_sec * 1000, &status)) {
+			t_fail("%s: still not gone %u s after SIGKILL: stuck in the kernel, left behind",
+			       what, exit_grace_sec);
+			if (stuck)
+				*stuck = 1;
+		}
+		return T_EXIT_FAIL;
+	}
+	ret = (int)read(c->fd, &code, 1);
+	close(c->fd);
+	if (!t_wait_exit(c->pid, exit_grace_sec * 1000, &status)) {
+		t_fail("%s: reported %s but did not exit within %u s: stuck in the kernel, left behind",
+		       what, ret == 1 ? (code == 0 ? "pass" : "failure") : "nothing",
+		       exit_grace_sec);
+		if (stuck)
+			*stuck = 1;
+		return T_EXIT_FAIL;
+	}
+	if (WIFSIGNALED(status)) {
+		t_fail("%s: died of signal %d", what, WTERMSIG(status));
+		return T_EXIT_FAIL;
+	}
+	if (ret != 1) {
+		t_fail("%s: exited (%d) without reporting a result", what,
+		       WEXITSTATUS(status));
+		return T_EXIT_FAIL;
+	}
+	return code;
+}
+
+int t_run_child(int (*fn)(void *), void *arg, const char *what,
+		unsigned int timeout_sec, unsigned int exit_grace_sec,
+		int *stuck)
+{
+	struct t_child c;
+	int ret;
+
+	if (stuck)
+		*stuck = 0;
+	ret = t_child_start(&c, fn, arg, what);
+	if (ret)
+		return ret;
+	return t_child_finish(&c, timeout_sec, exit_grace_sec, stuck);
 }

@@ -161,4 +161,29 @@ unsigned int t_page_size(void);
 /* Monotonic time in nanoseconds. */
 uint64_t t_now_ns(void);
 
+/*
+ * Run @fn(@arg) in a child process and return its exit code. A child that
+ * dies of a signal, gives no result within @timeout_sec, or gives one but
+ * does not exit within @exit_grace_sec is T_EXIT_FAIL, with the reason
+ * printed; a child stuck in the kernel (the exit of a process whose io-wq
+ * worker oopsed never finishes) is left behind instead of waited for, so
+ * the caller can still report. *stuck (may be NULL) is set to 1 then.
+ */
+int t_run_child(int (*fn)(void *), void *arg, const char *what,
+		unsigned int timeout_sec, unsigned int exit_grace_sec,
+		int *stuck);
+
+/* The same in two steps, to run several children at once. */
+struct t_child {
+	int		pid;
+	int		fd;	/* the result comes through this pipe */
+	const char	*what;
+};
+/* Fork and run @fn(@arg) in the child: 0, or T_EXIT_FAIL (printed). */
+int t_child_start(struct t_child *c, int (*fn)(void *), void *arg,
+		  const char *what);
+/* Wait for its result as t_run_child() does; @timeout_sec from now. */
+int t_child_finish(struct t_child *c, unsigned int timeout_sec,
+		   unsigned int exit_grace_sec, int *stuck);
+
 #endif /* KMBUF_TEST_HELPERS_H */

@@ -26,7 +26,9 @@ kmbuf_tests = \
 	test/kmbuf-regfd \
 	test/kmbuf-memlock \
 	test/kmbuf-bufselect \
-	test/kmbuf-probe
+	test/kmbuf-probe \
+	test/kmbuf-unregister-race \
+	test/kmbuf-stress
 
 check_PROGRAMS += $(kmbuf_tests)
 TESTS += $(kmbuf_tests)
@@ -54,3 +56,9 @@ test_kmbuf_bufselect_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_kmbuf_bufselect_LDADD = $(KMBUF_TEST_LDADD)
 test_kmbuf_probe_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_kmbuf_probe_LDADD = $(KMBUF_TEST_LDADD)
+test_kmbuf_unregister_race_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_kmbuf_unregister_race_LDADD = $(KMBUF_TEST_LDADD)
+# Threads: several rings, io-wq and SQPOLL racing (see its header comment).
+test_kmbuf_stress_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_kmbuf_stress_CFLAGS = $(AM_CFLAGS) -pthread
+test_kmbuf_stress_LDADD = $(KMBUF_TEST_LDADD) -lpthread
