@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -150,4 +151,44 @@ void td_fill(void *buf, size_t len, unsigned int seed)
 
 	for (i = 0; i < len; i++)
 		p[i] = kmbuf_test_pattern(seed, (__u32)i);
+}
+
+const char *td_nvme_path(void)
+{
+	const char *dev = getenv("KMBUF_TEST_NVME");
+
+	return dev && *dev ? dev : TD_NVME_DEV;
+}
+
+int td_update_tagged(int ring_fd, unsigned int index, int target_fd,
+		     int dmabuf_fd, __u64 tag)
+{
+	struct iovec empty = { .iov_base = NULL, .iov_len = 0 };
+	struct io_uring_dmabuf_reg reg = {
+		.iov_uaddr = (__u64)(uintptr_t)&empty,
+		.target_fd = target_fd,
+		.dmabuf_fd = dmabuf_fd,
+	};
+	struct io_uring_dmabuf_update up = {
+		.offset = index,
+		.flags = IO_URING_DMABUF_F_EXTENDED_UPDATE,
+		.data = (__u64)(uintptr_t)&reg,
+		.tags = (__u64)(uintptr_t)&tag,
+		.nr = 1,
+	};
+
+	return t_sys_register(ring_fd, IO_URING_DMABUF_UPDATE_OP, &up,
+			      sizeof(up));
+}
+
+int td_clone_buffers(int dst_fd, int src_fd)
+{
+	/* struct io_uring_clone_buffers of 6.12: src_fd, flags, pad[6] */
+	struct {
+		__u32	src_fd;
+		__u32	flags;
+		__u32	pad[6];
+	} arg = { .src_fd = (__u32)src_fd };
+
+	return t_sys_register(dst_fd, TD_REGISTER_CLONE_BUFFERS, &arg, 1);
 }

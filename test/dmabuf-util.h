@@ -69,4 +69,21 @@ int td_reap(struct io_uring *ring, __u64 *user_data);
 /* Fill @buf with a pattern of @seed (kmbuf_test_pattern). */
 void td_fill(void *buf, size_t len, unsigned int seed);
 
+/* Not in liburing 2.3's header: mainline 6.12 numbers it 30. */
+#define TD_REGISTER_CLONE_BUFFERS	30
+
+/* The NVMe namespace to use: $KMBUF_TEST_NVME, else TD_NVME_DEV. */
+const char *td_nvme_path(void);
+
+/*
+ * One extended IORING_REGISTER_BUFFERS_UPDATE of slot @index with @tag:
+ * the dma-buf @dmabuf_fd for @target_fd, or (both -1) an empty slot, for
+ * which @tag must be 0. The kernel's answer (1), or -errno.
+ */
+int td_update_tagged(int ring_fd, unsigned int index, int target_fd,
+		     int dmabuf_fd, __u64 tag);
+
+/* IORING_REGISTER_CLONE_BUFFERS of @src_fd's table into @dst_fd: 0 or -errno. */
+int td_clone_buffers(int dst_fd, int src_fd);
+
 #endif /* KMBUF_TEST_DMABUF_UTIL_H */

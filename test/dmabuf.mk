@@ -26,7 +26,8 @@ dmabuf_vm_tests = \
 	test/dmabuf-register \
 	test/dmabuf-io \
 	test/dmabuf-import \
-	test/dmabuf-cycles
+	test/dmabuf-cycles \
+	test/dmabuf-stress
 
 check_PROGRAMS += $(dmabuf_vm_tests)
 TESTS += $(dmabuf_vm_tests)
@@ -39,6 +40,10 @@ test_dmabuf_import_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_import_LDADD = $(DMABUF_TEST_LDADD)
 test_dmabuf_cycles_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_cycles_LDADD = $(DMABUF_TEST_LDADD)
+# Threads: tagged updates, clones and ring exits racing fixed I/O.
+test_dmabuf_stress_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_stress_CFLAGS = $(AM_CFLAGS) -pthread
+test_dmabuf_stress_LDADD = $(DMABUF_TEST_LDADD) -lpthread
 
 # Unit tests (cmocka): src/dmabuf.c and src/udmabuf.c against the fake
 # syscall boundary of test/unit/ (see test/unit/local.mk), plus fakes of

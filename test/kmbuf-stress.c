@@ -75,7 +75,6 @@
 #define WAIT_SEC	30	/* one request may take this long, no more */
 #define UNPRIV_ID	65534
 #define LIMIT_PAGES	1024	/* RLIMIT_MEMLOCK of the uid 65534 process */
-#define MAX_REG_PAGES	768
 #define STACK_SIZE	(256 * 1024)
 #define MAX_FAIL_MSGS	30
 
@@ -769,11 +768,16 @@ static void *io_thread(void *arg)
 		if (chance(g, 20))
 			pause_us(rnd_below(g, 300));
 	}
-	/* drain: every request must complete */
-	io_uring_submit(&in->ring);
-	while (in->inflight)
+	/* drain: every request must complete (RECYCLEs queued meanwhile too) */
+	while (in->inflight) {
+		ret = io_uring_submit(&in->ring);
+		if (ret < 0) {
+			fail("%s: io_uring_submit: %s", in->name, t_errname(ret));
+			break;
+		}
 		if (reap(in, 1))
 			return NULL;
+	}
 	return NULL;
 }
 
