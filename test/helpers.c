@@ -632,3 +632,38 @@ int t_run_child(int (*fn)(void *), void *arg, const char *what,
 		return ret;
 	return t_child_finish(&c, timeout_sec, exit_grace_sec, stuck);
 }
+
+long t_maps_read(char *buf, size_t len)
+{
+	size_t n = 0;
+	FILE *f;
+
+	if (!len)
+		return -1;
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return (long)n;
+}
+
+void t_maps_print_new(const char *old, const char *who)
+{
+	char line[512];
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = 0;
+		if (!strstr(old, line))
+			printf("%s: new mapping: %s\n", who, line);
+	}
+	fclose(f);
+}

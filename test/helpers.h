@@ -186,4 +186,9 @@ int t_child_start(struct t_child *c, int (*fn)(void *), void *arg,
 int t_child_finish(struct t_child *c, unsigned int timeout_sec,
 		   unsigned int exit_grace_sec, int *stuck);
 
+/* /proc/self/maps into @buf (NUL-terminated, cut at @len): bytes, or -1. */
+long t_maps_read(char *buf, size_t len);
+/* Print each line of /proc/self/maps that is not in @old, prefixed @who. */
+void t_maps_print_new(const char *old, const char *who);
+
 #endif /* KMBUF_TEST_HELPERS_H */
