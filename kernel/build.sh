@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the liburing-kmbuf testbed kernel (an x86_64 bzImage) from the Debian
-# linux-source-6.12 tarball plus kernel/patches/*.patch and kernel/testdrv/.
+# linux-source-6.12 tarball plus the series in kernel/patches/ (which creates
+# the test driver; kernel/testdrv/ holds the copy the tests include).
 #
 # Usage: kernel/build.sh [--debug] [--cache-dir DIR] [--jobs N] [--force]
 #
@@ -83,12 +84,13 @@ for f in "${fragments[@]}"; do
 	[ -f "$f" ] || die "config fragment $f is missing"
 done
 
-# The patch series, in file-name order (the glob sorts in the C locale).
+# The patch series, in file-name order (the glob sorts in the C locale);
+# 0000 is the cover letter, which carries no diff.
 patches=()
 if [ -d "$patch_dir" ]; then
 	while IFS= read -r p; do
 		patches+=("$p")
-	done < <(LC_ALL=C find "$patch_dir" -maxdepth 1 -name '*.patch' -type f | LC_ALL=C sort)
+	done < <(LC_ALL=C find "$patch_dir" -maxdepth 1 -name '*.patch' ! -name '0000-*' -type f | LC_ALL=C sort)
 fi
 testdrv_files=()
 if [ -d "$testdrv_dir" ]; then
@@ -281,16 +283,12 @@ if [ "$(cat "$tree/.kmbuf-series" 2>/dev/null || true)" != "$series_key" ]; then
 		fi
 		msg "applied $(basename "$p")"
 	done
-	if [ ${#testdrv_files[@]} -gt 0 ]; then
-		mkdir -p "$tree/drivers/misc/kmbuf_testdrv"
-		for f in "${testdrv_files[@]}"; do
-			f=${f#./}
-			printf 'drivers/misc/kmbuf_testdrv/%s\n' "$f" >>"$touched"
-			mkdir -p "$(dirname "$tree/drivers/misc/kmbuf_testdrv/$f")"
-			rm -f "$tree/drivers/misc/kmbuf_testdrv/$f"
-			cp "$testdrv_dir/$f" "$tree/drivers/misc/kmbuf_testdrv/$f"
-		done
-		msg "copied kernel/testdrv/ to drivers/misc/kmbuf_testdrv/ (${#testdrv_files[@]} files)"
+	# The driver comes in with the series; kernel/testdrv/ is the copy
+	# the tests include, and the two must not drift apart.
+	if [ ${#patches[@]} -gt 0 ] &&
+		! out=$(diff -r "$testdrv_dir" "$tree/drivers/misc/kmbuf_testdrv" 2>&1); then
+		printf '%s\n' "$out" >&2
+		die "kernel/testdrv/ differs from the driver the series creates (see above); update one from the other"
 	fi
 	printf '%s\n' "$series_key" >"$tree/.kmbuf-series"
 fi

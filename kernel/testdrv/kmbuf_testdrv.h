@@ -3,9 +3,10 @@
  * kmbuf_testdrv: the test driver of the liburing-kmbuf testbed kernel.
  *
  * It plays the role of a kernel consumer of kernel-managed buffer rings
- * (FUSE over io_uring, in the proposal): userspace opens /dev/kmbuf_test and
- * submits IORING_OP_URING_CMD requests on that fd. sqe->cmd_op selects the
- * command, the first 16 bytes of sqe->cmd hold a struct kmbuf_test_cmd.
+ * (FUSE over io_uring, in the proposal): userspace opens /dev/kmbuf_test
+ * (root only) and submits IORING_OP_URING_CMD requests on that fd.
+ * sqe->cmd_op selects the command, the first 16 bytes of sqe->cmd hold a
+ * struct kmbuf_test_cmd.
  *
  * This header is shared verbatim between the kernel driver and the
  * library's tests, so it uses only uapi types.
@@ -27,6 +28,8 @@ enum kmbuf_test_op {
 	 * size) bytes of kmbuf_test_pattern(seed, i), complete with res = bytes
 	 * written and cqe->flags = IORING_CQE_F_BUFFER | bid << 16.
 	 * -ENOBUFS when the ring is empty, -EINVAL if bgid is not a kmbuf ring.
+	 * With KMBUF_TEST_F_SLOW it sleeps 20 ms between selecting and writing,
+	 * to hold the buffer while something else (an unregister) races it.
 	 */
 	KMBUF_TEST_CMD_FILL		= 3,
 	/* put bid back into the kmbuf ring: 0, or -EINVAL (bad or idle bid) */
@@ -40,15 +43,68 @@ enum kmbuf_test_op {
 	 * (in seed), as a uring_cmd importer does: res 0 or -errno.
 	 */
 	KMBUF_TEST_CMD_IMPORT_FIXED	= 7,
+
+	/*
+	 * A connection, the way FUSE uses a ring: CONNECT pins the kmbuf ring
+	 * at bgid and stays in flight (no CQE) until DISCONNECT on the same
+	 * ring (CONNECT then completes with 0, DISCONNECT with 0) or until the
+	 * ring exits (-ECANCELED). One connection per open file: a second
+	 * CONNECT is -EBUSY; a pin failure is CONNECT's result at once.
+	 * DISCONNECT: -ENOTCONN without a connection, -EXDEV from another
+	 * ring, -EBUSY while FILL_DEFERRED commands are in flight.
+	 */
+	KMBUF_TEST_CMD_CONNECT		= 8,
+	KMBUF_TEST_CMD_DISCONNECT	= 9,
+	/*
+	 * FILL and RECYCLE on the connected ring through the atomic interface
+	 * for pinned rings, under a spinlock with interrupts disabled.
+	 * bgid must be the connection's (-EINVAL); -ENOTCONN, -EXDEV as above.
+	 */
+	KMBUF_TEST_CMD_FILL_ATOMIC	= 10,
+	KMBUF_TEST_CMD_RECYCLE_ATOMIC	= 11,
+	/*
+	 * Select a buffer of the connected ring now and hold it: the command
+	 * stays in flight for bid milliseconds, then a work item fills it like
+	 * FILL and it completes from task work. At ring exit it is cancelled
+	 * (-ECANCELED, the buffer goes back to the ring).
+	 */
+	KMBUF_TEST_CMD_FILL_DEFERRED	= 12,
+
+	/*
+	 * Kernel bvec buffers in the registered buffer table: REG_BVEC
+	 * allocates len bytes (a page multiple, at most 4 MiB) of driver pages
+	 * holding kmbuf_test_pattern(seed, i) and places them at table index
+	 * bgid with direction mask bid (KMBUF_TEST_BUF_DEST/SOURCE): res 0,
+	 * -EINVAL (index outside the table, bad size or mask), -EBUSY (slot in
+	 * use), -ENOMEM. UNREG_BVEC empties slot bgid (-EINVAL if it holds no
+	 * such buffer).
+	 */
+	KMBUF_TEST_CMD_REG_BVEC		= 13,
+	KMBUF_TEST_CMD_UNREG_BVEC	= 14,
+	/*
+	 * Compare the first len bytes of the driver buffer most recently
+	 * registered at index bgid on this ring with kmbuf_test_pattern(seed,
+	 * i): res 0 if equal, -EILSEQ if not, -ENOENT if it has been released.
+	 */
+	KMBUF_TEST_CMD_BVEC_CHECK	= 15,
+	/* res = how many bvec buffers have been released since boot */
+	KMBUF_TEST_CMD_BVEC_RELEASED	= 16,
 };
+
+/* kmbuf_test_cmd.flags */
+#define KMBUF_TEST_F_SLOW	(1U << 0)	/* FILL only */
+
+/* REG_BVEC direction mask, in kmbuf_test_cmd.bid */
+#define KMBUF_TEST_BUF_DEST	(1U << 0)	/* READ_FIXED may fill it */
+#define KMBUF_TEST_BUF_SOURCE	(1U << 1)	/* WRITE_FIXED may read it */
 
 /* The payload in sqe->cmd: 16 bytes, fits a normal 64-byte SQE. */
 struct kmbuf_test_cmd {
-	__u16	bgid;	/* buffer group; buf_index for IMPORT_FIXED */
-	__u16	bid;	/* RECYCLE: the buffer to put back */
-	__u32	len;	/* FILL: bytes to write */
-	__u32	seed;	/* FILL: pattern seed; offset for IMPORT_FIXED */
-	__u32	flags;	/* must be 0 */
+	__u16	bgid;	/* buffer group; buf_index for IMPORT_FIXED, *_BVEC */
+	__u16	bid;	/* RECYCLE: the buffer; FILL_DEFERRED: ms; REG_BVEC: dir */
+	__u32	len;	/* FILL: bytes to write; REG_BVEC, BVEC_CHECK: bytes */
+	__u32	seed;	/* pattern seed; offset for IMPORT_FIXED */
+	__u32	flags;	/* KMBUF_TEST_F_*, else 0 */
 };
 
 /* Byte i of a FILL payload: cheap, deterministic, differs between seeds. */
