@@ -166,8 +166,8 @@ static void test_valid(void)
 		unsigned int entries, pages;
 		unsigned short bgid;
 	} ok[] = {
-		{ 1, 1, 0 }, { 2, 1, 1 }, { 8, 2, 100 }, { 256, 1, 4096 },
-		{ 1, 16, 65535 }, { 4096, 1, 7 },
+		{ 1, 1, 0 }, { 2, 1, 1 }, { 8, 2, 100 }, { 256, 1, 2047 },
+		{ 1, 16, 1024 }, { 4096, 1, 7 },
 	};
 	struct io_uring_kmbuf_reg reg;
 	unsigned int i;
