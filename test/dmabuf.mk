@@ -27,7 +27,8 @@ dmabuf_vm_tests = \
 	test/dmabuf-io \
 	test/dmabuf-import \
 	test/dmabuf-cycles \
-	test/dmabuf-stress
+	test/dmabuf-stress \
+	test/dmabuf-readonly
 
 check_PROGRAMS += $(dmabuf_vm_tests)
 TESTS += $(dmabuf_vm_tests)
@@ -40,6 +41,8 @@ test_dmabuf_import_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_import_LDADD = $(DMABUF_TEST_LDADD)
 test_dmabuf_cycles_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_cycles_LDADD = $(DMABUF_TEST_LDADD)
+test_dmabuf_readonly_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_readonly_LDADD = $(DMABUF_TEST_LDADD)
 # Threads: tagged updates, clones and ring exits racing fixed I/O.
 test_dmabuf_stress_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_stress_CFLAGS = $(AM_CFLAGS) -pthread
