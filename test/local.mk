@@ -28,7 +28,10 @@ kmbuf_tests = \
 	test/kmbuf-bufselect \
 	test/kmbuf-probe \
 	test/kmbuf-unregister-race \
-	test/kmbuf-stress
+	test/kmbuf-stress \
+	test/kmbuf-connect \
+	test/kmbuf-bvec \
+	test/kmbuf-mainline
 
 check_PROGRAMS += $(kmbuf_tests)
 TESTS += $(kmbuf_tests)
@@ -56,6 +59,12 @@ test_kmbuf_bufselect_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_kmbuf_bufselect_LDADD = $(KMBUF_TEST_LDADD)
 test_kmbuf_probe_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_kmbuf_probe_LDADD = $(KMBUF_TEST_LDADD)
+test_kmbuf_connect_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_kmbuf_connect_LDADD = $(KMBUF_TEST_LDADD)
+test_kmbuf_bvec_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_kmbuf_bvec_LDADD = $(KMBUF_TEST_LDADD)
+test_kmbuf_mainline_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_kmbuf_mainline_LDADD = $(KMBUF_TEST_LDADD)
 test_kmbuf_unregister_race_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_kmbuf_unregister_race_LDADD = $(KMBUF_TEST_LDADD)
 # Threads: several rings, io-wq and SQPOLL racing (see its header comment).
