@@ -6,6 +6,8 @@
 #   tools/run.sh test   unit tests, host feature tests, then the VM suite
 #   tools/run.sh bench  the benchmark in the testbed VM
 #   tools/run.sh deps   only install the Debian packages the project needs
+#   tools/run.sh deb [--install-test]
+#                       the Debian packages from debian/ (see debian/README.source)
 # Each step installs what is missing, bootstraps and configures a build
 # directory (KMBUF_BUILD_DIR, default ./build) and is safe to repeat.
 set -eu
@@ -19,6 +21,11 @@ packages="autoconf automake libtool pkg-config gcc g++ make libc6-dev
 	liburing-dev libcmocka-dev mandoc
 	linux-source-6.12 xz-utils patch flex bison bc libelf-dev libssl-dev
 	qemu-system-x86 busybox-static cpio"
+
+# tools/run.sh deb: dpkg-buildpackage, debian/control's Build-Depends, lintian,
+# and what debian/tests/control's test depends on.
+deb_packages="dpkg-dev build-essential debhelper lintian man-db
+	pkgconf liburing-dev libcmocka-dev mandoc"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -68,6 +75,80 @@ summarize() {
 	echo "host: $(count PASS) passed, $(($(count FAIL) + $(count ERROR) + $(count XPASS))) failed, $(count SKIP) skipped"
 }
 
+# The packages, built with dpkg-buildpackage -b in a copy of the tree (what
+# git tracks, plus files it does not ignore), so the tree stays clean. The
+# .debs, the .changes and the logs go to KMBUF_DEB_DIR (default ./build-deb).
+deb_build() {
+	local version arch src
+
+	deb_dir=${KMBUF_DEB_DIR:-$top/build-deb}
+	version=$(dpkg-parsechangelog -l "$top/debian/changelog" -S Version)
+	arch=$(dpkg --print-architecture)
+	deb_changes=$deb_dir/liburing-kmbuf_${version}_$arch.changes
+	deb_files="$deb_dir/liburing-kmbuf0_${version}_$arch.deb $deb_dir/liburing-kmbuf-dev_${version}_$arch.deb"
+	src=$deb_dir/liburing-kmbuf-$version
+
+	sh "$top/debian/check-sync.sh" "$top"
+	git -C "$top" rev-parse --git-dir >/dev/null 2>&1 ||
+		{ echo "deb: $top is not a git checkout: debian/ is not in the release tarball" >&2; exit 1; }
+	say "copy the tree into $src"
+	mkdir -p "$deb_dir"
+	rm -rf "$src"
+	rm -f "$deb_dir"/liburing-kmbuf*_*.deb "$deb_dir"/liburing-kmbuf_*.changes \
+		"$deb_dir"/liburing-kmbuf_*.buildinfo "$deb_dir"/liburing-kmbuf_*.dsc \
+		"$deb_dir"/liburing-kmbuf_*.tar.*
+	mkdir -p "$src"
+	(cd "$top" && git ls-files -z --cached --others --exclude-standard |
+		tar --null -T - --ignore-failed-read -cf -) | tar -xf - -C "$src"
+
+	say "dpkg-source -b (for lintian's source checks; log: $deb_dir/source.log)"
+	(cd "$deb_dir" && dpkg-source -b "${src##*/}") >"$deb_dir/source.log" 2>&1 ||
+		{ cat "$deb_dir/source.log"; exit 1; }
+	say "dpkg-buildpackage -us -uc -b: configure, make, make check, package (log: $deb_dir/build.log)"
+	if ! (cd "$src" && nice -n 10 dpkg-buildpackage -us -uc -b -j"$jobs") \
+		>"$deb_dir/build.log" 2>&1 </dev/null; then
+		tail -n 100 "$deb_dir/build.log"
+		echo "deb: dpkg-buildpackage failed; the whole log is $deb_dir/build.log" >&2
+		exit 1
+	fi
+	# dh's steps, dpkg's messages and the test summary of the log
+	grep -E '^(   dh_|   debian/rules |dpkg-[a-z]+: |check-sync: |# [A-Z]+: |(PASS|SKIP|FAIL|XFAIL|XPASS|ERROR): )' \
+		"$deb_dir/build.log" || true
+	say "lintian (pedantic, fails on errors and warnings)"
+	lintian --info --display-info --pedantic --fail-on error,warning \
+		"$deb_changes" "$deb_dir/liburing-kmbuf_$version.dsc"
+	say "built:"
+	ls -l "$deb_dir"/*.deb
+}
+
+# Install the two packages, run debian/tests/installed-consumer (the
+# autopkgtest) against them, and purge them again, also when the test fails.
+deb_install_test() {
+	local sudo=""
+
+	[ "$(id -u)" = 0 ] || sudo="sudo"
+	trap deb_purge EXIT
+	say "install liburing-kmbuf0 and liburing-kmbuf-dev from $deb_dir"
+	# shellcheck disable=SC2086 # two file names
+	$sudo dpkg -i $deb_files </dev/null
+	say "installed-package test (debian/tests/installed-consumer)"
+	(cd "$top" && debian/tests/installed-consumer)
+	deb_purge
+	trap - EXIT
+}
+
+deb_purge() {
+	local sudo=""
+
+	[ "$(id -u)" = 0 ] || sudo="sudo"
+	say "purge liburing-kmbuf-dev liburing-kmbuf0"
+	$sudo dpkg --purge liburing-kmbuf-dev liburing-kmbuf0 </dev/null
+	if [ -e /usr/include/liburing-kmbuf.h ]; then
+		echo "deb: /usr/include/liburing-kmbuf.h is still there after the purge" >&2
+		exit 1
+	fi
+}
+
 cmd=${1:-test}
 case "$cmd" in
 deps)
@@ -87,6 +168,17 @@ test)
 	[ "$status" = 0 ] || { echo "host suite failed; see $build/test-suite.log" >&2; exit "$status"; }
 	say "VM suite: the testbed kernel under QEMU"
 	make -C "$build" --no-print-directory vmcheck ;;
+deb)
+	case ${2:-} in
+	"" | --install-test) ;;
+	*) echo "usage: $0 deb [--install-test]" >&2; exit 2 ;;
+	esac
+	packages=$deb_packages
+	install_deps
+	deb_build
+	if [ "${2:-}" = --install-test ]; then
+		deb_install_test
+	fi ;;
 *)
-	echo "usage: $0 demo|test|bench|deps" >&2; exit 2 ;;
+	echo "usage: $0 demo|test|bench|deps|deb" >&2; exit 2 ;;
 esac
