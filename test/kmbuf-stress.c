@@ -4,6 +4,7 @@
  * the debug kernel: bounded in time, seeded, failing on any invariant.
  *
  *   kmbuf-stress [--seconds N] [--seed S] [--no-unregister-race]
+ *                [--no-fork] [--no-exit]
  *
  * Two processes run at once, each with its own threads:
  *  - "root": two normal rings and one SQPOLL ring ("instances"), an exit
@@ -55,6 +56,8 @@
  * --no-unregister-race keeps FILLs and unregisters of one ring apart (the
  * control thread waits for the ring's FILLs to finish and holds new ones
  * back), to check everything else on a kernel that still has defect 1.
+ * --no-fork and --no-exit leave out the fork and the exit threads, to
+ * narrow a failure down.
  */
 #define _GNU_SOURCE	/* pthread_timedjoin_np */
 #include <errno.h>
@@ -87,6 +90,7 @@
 
 static unsigned int opt_seconds = 20;
 static int opt_no_unreg_race;
+static int opt_no_fork, opt_no_exit;
 static uint32_t opt_seed;
 static uint64_t deadline_ns;
 static int drv = -1;
@@ -548,6 +552,22 @@ static void submit_bad_recycle(struct instance *in, unsigned int si)
 
 /* ---- io thread: completions ---- */
 
+/*
+ * What the kernel says about @s's bgid now, for a failure message: a
+ * one-page mmap works while it has a kmbuf ring there.
+ */
+static const char *kernel_view(struct instance *in, const struct slot *s)
+{
+	void *p;
+	int ret = t_sys_mmap(in->ring.ring_fd, t_kmbuf_off(s->bgid), page, &p);
+
+	if (ret)
+		return ret == -EINVAL ? "the kernel has no kmbuf ring at that bgid (mmap -EINVAL)" :
+					"mmap of the bgid fails otherwise";
+	munmap(p, page);
+	return "the kernel still has a ring there (mmap works)";
+}
+
 /* An unregister was attempted since @r was submitted. */
 static int unreg_since(const struct slot *s, const struct req *r)
 {
@@ -592,14 +612,15 @@ static void fill_done(struct instance *in, struct req *r, int res,
 		} else if (res == -EINVAL && unreg_since(s, r)) {
 			count(C_FILL_EINVAL, 1);
 		} else {
-			fail("%s bgid %u: FILL got %d (%s) on a ring %s (%u x %u pages, registration %u/%u, %.1f ms old at submission, %s, %.1f ms in flight, %u FILLs with data before, %u in flight, pinned %d)",
+			fail("%s bgid %u: FILL got %d (%s) on a ring %s (%u x %u pages, registration %u/%u, %.1f ms old at submission, %s, %.1f ms in flight, %u FILLs with data before, %u in flight, pinned %d, %u unregister attempts); %s",
 			     in->name, s->bgid, res, t_errname(res),
 			     r->state == S_LIVE ? "that stayed registered" : "unregistered before the submission",
 			     s->shape.entries, s->shape.pages, r->reg_gen,
 			     s->reg_gen, (r->sub_ns - s->reg_ns) / 1e6,
 			     r->async ? "IOSQE_ASYNC" : "inline",
 			     (t_now_ns() - r->sub_ns) / 1e6, s->fills_ok,
-			     s->fills_inflight, s->pinned);
+			     s->fills_inflight, s->pinned, s->unreg_tries,
+			     kernel_view(in, s));
 		}
 		goto out;
 	}
@@ -667,9 +688,13 @@ static void recycle_done(struct instance *in, struct req *r, int res)
 	if (res == -EINVAL && unreg_since(s, r)) {
 		count(C_RECYCLE_EINVAL, 1);
 	} else if (res || r->state != S_LIVE) {
-		fail("%s bgid %u: RECYCLE of bid %u (out) got %d (%s) on a ring %s",
+		fail("%s bgid %u: RECYCLE of bid %u (out) got %d (%s) on a ring %s (%u x %u pages, registration %u, %.1f ms old, %s, pinned %d, %u unregister attempts); %s",
 		     in->name, s->bgid, r->bid, res, t_errname(res),
-		     r->state == S_LIVE ? "that stayed registered" : "already unregistered");
+		     r->state == S_LIVE ? "that stayed registered" : "already unregistered",
+		     s->shape.entries, s->shape.pages, s->reg_gen,
+		     (t_now_ns() - s->reg_ns) / 1e6,
+		     r->async ? "IOSQE_ASYNC" : "inline", s->pinned,
+		     s->unreg_tries, kernel_view(in, s));
 	}
 out:
 	pthread_mutex_unlock(&in->lock);
@@ -692,9 +717,9 @@ static void pin_done(struct instance *in, struct req *r, int res)
 		} else if (res == -EINVAL && gone) {
 			s->pinned = 0;
 		} else {
-			fail("%s bgid %u: PIN got %d (%s); pinned %d, unregistered meanwhile %d",
+			fail("%s bgid %u: PIN got %d (%s); pinned %d, unregistered meanwhile %d; %s",
 			     in->name, s->bgid, res, t_errname(res), s->pinned,
-			     s->pin_must_fail);
+			     s->pin_must_fail, kernel_view(in, s));
 		}
 		s->pin_must_fail = 0;
 	} else {
@@ -1538,7 +1563,8 @@ static void check_coverage(const char *who, int unpriv)
 		     who, counters[C_FILL_COMPOUND], counters[C_FILL_VMAP]);
 	if ((!counters[C_KNOWN_RACE] && !opt_no_unreg_race && !unpriv) ||
 	    (!counters[C_UNREG_INFLIGHT] && !opt_no_unreg_race) ||
-	    !counters[C_EXIT_INFLIGHT] || !counters[C_FORK])
+	    (!counters[C_EXIT_INFLIGHT] && !opt_no_exit) ||
+	    (!counters[C_FORK] && !opt_no_fork))
 		fail("%s: no unregister with a FILL in flight (%llu), ring exit with work in flight (%llu) or fork (%llu)",
 		     who, counters[C_UNREG_INFLIGHT], counters[C_EXIT_INFLIGHT],
 		     counters[C_FORK]);
@@ -1576,9 +1602,10 @@ static int run_process(struct proc_ctx *pc, unsigned int nnormal, int sqpoll)
 			fail("%s: pthread_create", pc->name);
 	}
 	thr[nthr].what = "exit";
-	thr[nthr + 1].what = "fork";
-	if (thread_start(&thr[nthr++], exit_thread, pc) ||
-	    thread_start(&thr[nthr++], fork_thread, pc))
+	if (!opt_no_exit && thread_start(&thr[nthr++], exit_thread, pc))
+		fail("%s: pthread_create", pc->name);
+	thr[nthr].what = "fork";
+	if (!opt_no_fork && thread_start(&thr[nthr++], fork_thread, pc))
 		fail("%s: pthread_create", pc->name);
 	printf("%s: %u rings (%u with SQPOLL), %u threads, %u s\n", pc->name,
 	       ninst, sqpoll, nthr, opt_seconds);
@@ -1609,8 +1636,10 @@ struct baseline {
 static char maps_text[32768];
 
 /*
- * Lines of /proc/self/maps, less the [heap] line: malloc may create or
- * grow the heap during the run, which is no leak of ours or the kernel's.
+ * Lines of /proc/self/maps, less the [heap] lines: malloc may create or
+ * grow the heap during the run (in a forked child growing it adds a
+ * second [heap] line, the inherited part does not merge), which is no
+ * leak of ours or the kernel's.
  */
 static long maps_lines(void)
 {
@@ -1622,12 +1651,16 @@ static long maps_lines(void)
 		return -1;
 	for (p = text; *p; p++)
 		n += *p == '\n';
-	return n - (strstr(text, "[heap]") != NULL);
+	for (p = text; (p = strstr(p, "[heap]")) != NULL; p++)
+		n--;
+	return n;
 }
 
 static void take_baseline(struct baseline *b)
 {
 	b->fds = t_fd_count();
+	/* the first read may have malloc map an arena: count the second */
+	maps_lines();
 	b->maps = maps_lines();
 	b->vmpin = t_proc_kb("/proc/self/status", "VmPin");
 }
@@ -1646,6 +1679,7 @@ static void check_baseline(const struct baseline *b, const char *who)
 		fail("%s: /proc/self/maps has %ld lines (not counting [heap]), %ld at the start",
 		     who, now.maps, b->maps);
 		t_maps_print_new(maps_text, who);
+		printf("%s: /proc/self/maps at the start:\n%s", who, maps_text);
 	}
 	if (now.vmpin != b->vmpin)
 		fail("%s: VmPin %ld kB, %ld kB at the start", who, now.vmpin,
@@ -1742,7 +1776,7 @@ static int unpriv_main(void *arg)
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [--seconds N] [--seed S] [--no-unregister-race]\n",
+	fprintf(stderr, "usage: %s [--seconds N] [--seed S] [--no-unregister-race] [--no-fork] [--no-exit]\n",
 		argv0);
 	exit(2);
 }
@@ -1753,18 +1787,26 @@ static void parse_opts(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 't' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "no-unregister-race", no_argument, NULL, 'n' },
+		{ "no-fork", no_argument, NULL, 'F' },
+		{ "no-exit", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	opt_seed = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
-	while ((c = getopt_long(argc, argv, "t:s:n", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:s:nFE", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			opt_seconds = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
 		case 'n':
 			opt_no_unreg_race = 1;
+			break;
+		case 'F':
+			opt_no_fork = 1;
+			break;
+		case 'E':
+			opt_no_exit = 1;
 			break;
 		case 's':
 			opt_seed = (uint32_t)strtoul(optarg, NULL, 0);
@@ -1783,9 +1825,10 @@ int main(int argc, char **argv)
 	int ret, rr, ru = T_EXIT_PASS, drop;
 
 	parse_opts(argc, argv);
-	printf("kmbuf-stress: seed %u, %u s (rerun: --seed %u --seconds %u%s)\n",
+	printf("kmbuf-stress: seed %u, %u s (rerun: --seed %u --seconds %u%s%s%s)\n",
 	       opt_seed, opt_seconds, opt_seed, opt_seconds,
-	       opt_no_unreg_race ? " --no-unregister-race" : "");
+	       opt_no_unreg_race ? " --no-unregister-race" : "",
+	       opt_no_fork ? " --no-fork" : "", opt_no_exit ? " --no-exit" : "");
 	fflush(stdout);
 	ret = t_require_kmbuf();
 	if (!ret)
