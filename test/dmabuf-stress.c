@@ -76,7 +76,7 @@
 #define POOL_SPAN	(REGION_SIZE / 2)
 #define CHUNK		(64 * 1024)	/* device chunk and buffer part */
 #define NCHUNKS		(POOL_SPAN / CHUNK)
-#define SCRATCH_CHUNKS	8		/* of each pool: unchecked I/O */
+#define SCRATCH_CHUNKS	32		/* of each pool: unchecked I/O */
 #define NSLOTS		8
 #define PARTS		4		/* per dma-buf; the last is scratch */
 #define CHECKED_PARTS	(PARTS - 1)
@@ -870,6 +870,21 @@ static void *clone_thread(void *arg)
 /* ---- the exit thread: dma-bufs of its own, gone right after the exit ---- */
 
 #define EXIT_SLOTS	4
+/*
+ * The exit rings' dma-bufs and I/O: up to 1 MiB per request, so that
+ * an exit finds it still running; it stays within the scratch chunks.
+ */
+#define EXIT_BUF_SIZE	(1024 * 1024)
+
+static unsigned int exit_io_len(struct rng *g)
+{
+	return 4096u << rnd_below(g, 9);	/* 4 KiB .. 1 MiB */
+}
+
+static uint64_t exit_io_off(struct rng *g, uint64_t scratch_off)
+{
+	return scratch_off + (uint64_t)rnd_below(g, SCRATCH_CHUNKS / 2) * CHUNK;
+}
 
 static void exit_round(struct rng *g, uint64_t scratch_off)
 {
@@ -889,7 +904,7 @@ static void exit_round(struct rng *g, uint64_t scratch_off)
 		goto out;
 	}
 	for (i = 0; i < EXIT_SLOTS; i++) {
-		ret = io_uring_udmabuf_alloc(CHUNK, &ub[i]);
+		ret = io_uring_udmabuf_alloc(EXIT_BUF_SIZE, &ub[i]);
 		if (ret) {
 			fail("exit: udmabuf: %s", t_errname(ret));
 			goto out;
@@ -904,13 +919,12 @@ static void exit_round(struct rng *g, uint64_t scratch_off)
 	n = 1 + rnd_below(g, 8);
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-		unsigned int len = 4096u << rnd_below(g, 5);
+		unsigned int len = exit_io_len(g);
 
 		if (!sqe)
 			break;
 		io_uring_prep_rw(chance(g, 50) ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED,
-				 sqe, nvme, NULL, len,
-				 scratch_off + (uint64_t)rnd_below(g, SCRATCH_CHUNKS) * CHUNK);
+				 sqe, nvme, NULL, len, exit_io_off(g, scratch_off));
 		sqe->buf_index = (__u16)rnd_below(g, EXIT_SLOTS);
 		if (chance(g, 50))
 			io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
@@ -925,8 +939,8 @@ static void exit_round(struct rng *g, uint64_t scratch_off)
 		else
 			owed++;
 	}
-	/* often at once: the exit must find the I/O still running */
-	if (chance(g, 50))
+	/* often, and until one exit has caught I/O in flight, at once */
+	if (chance(g, 50) && __atomic_load_n(&counters[C_EXIT_INFLIGHT], __ATOMIC_RELAXED))
 		pause_us(rnd_below(g, 1000));
 	if (io_uring_cq_ready(&ring) < submitted + owed)
 		count(C_EXIT_INFLIGHT, 1);
@@ -1063,7 +1077,7 @@ static void observed_exit_round(struct rng *g, uint64_t scratch_off,
 	}
 	for (i = 0; i <= EXIT_SLOTS; i++) {
 		tag[i] = TAG_BIT | 0x7ffffffe00000000ull | (__u64)round << 8 | i;
-		ret = io_uring_udmabuf_alloc(CHUNK, &ub[i]);
+		ret = io_uring_udmabuf_alloc(EXIT_BUF_SIZE, &ub[i]);
 		if (ret) {
 			fail("exit: udmabuf: %s", t_errname(ret));
 			goto out;
@@ -1080,8 +1094,8 @@ static void observed_exit_round(struct rng *g, uint64_t scratch_off,
 	for (i = 0; i < n; i++) {
 		memset(&sqe, 0, sizeof(sqe));
 		io_uring_prep_rw(chance(g, 50) ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED,
-				 &sqe, nvme, NULL, 4096u << rnd_below(g, 5),
-				 scratch_off + (uint64_t)rnd_below(g, SCRATCH_CHUNKS) * CHUNK);
+				 &sqe, nvme, NULL, exit_io_len(g),
+				 exit_io_off(g, scratch_off));
 		sqe.buf_index = (__u16)rnd_below(g, EXIT_SLOTS);
 		sqe.user_data = i;
 		if (chance(g, 50))
@@ -1102,7 +1116,7 @@ static void observed_exit_round(struct rng *g, uint64_t scratch_off,
 		owed[k] = 1;
 	if (!owed[slot] || !owed[k])
 		fail("exit: clearing / replacing a slot with I/O in flight failed");
-	if (chance(g, 50))
+	if (chance(g, 50) && __atomic_load_n(&counters[C_EXIT_INFLIGHT], __ATOMIC_RELAXED))
 		pause_us(rnd_below(g, 1000));
 	nposted = raw_cqes(&rr, &c);
 	if (nposted < n + 2)

@@ -1365,7 +1365,9 @@ static void exit_round(struct rng *g, const char *who)
 	ret = io_uring_submit(&ring);
 	if (ret < 0)
 		fail("%s: submit before the ring exit: %s", who, t_errname(ret));
-	pause_us(rnd_below(g, 3000));
+	/* often, and until one exit has caught work in flight, at once */
+	if (chance(g, 40) && __atomic_load_n(&counters[C_EXIT_INFLIGHT], __ATOMIC_RELAXED))
+		pause_us(rnd_below(g, 3000));
 	if (io_uring_cq_ready(&ring) < submitted)
 		count(C_EXIT_INFLIGHT, 1);
 	io_uring_queue_exit(&ring);
