@@ -45,7 +45,10 @@
  *    pattern of one submitted FILL;
  *  - every request completes (30 s at most) and every process exits;
  *  - a forked child exits 0;
- *  - both allocation paths got FILLed (the run must cover them);
+ *  - the run covered what it is for: FILLs on both allocation paths,
+ *    the reported race and an unregister with a FILL in flight (root),
+ *    a ring exit with requests in flight, a fork, and (uid 65534) a
+ *    register refused by the limit;
  *  - no fd and no mapping growth in each process (/proc/self/fd,
  *    /proc/self/maps back to their baselines), VmPin back to its start;
  *  - as uid 65534, once everything is gone, a ring of exactly the limit
