@@ -28,6 +28,8 @@
 #define KMBUF_TEST_CHUNK	256
 /* the most a REG_BVEC may allocate */
 #define KMBUF_TEST_BVEC_MAX	SZ_4M
+/* the most FILL_ATOMIC writes with interrupts off */
+#define KMBUF_TEST_ATOMIC_MAX	SZ_64K
 
 /*
  * Per open file: at most one connection, a kmbuf ring pinned while the
@@ -180,7 +182,7 @@ static int kmbuf_test_connect(struct io_uring_cmd *cmd,
 	if (ret)
 		return ret;
 
-	/* only one CONNECT at a time per file can get past the pin */
+	/* two CONNECTs can both get here; the second one is caught below */
 	ret = io_uring_buf_ring_pin(cmd, c->bgid, issue_flags, &bl);
 	if (ret)
 		return ret;
@@ -284,7 +286,7 @@ static int kmbuf_test_fill_atomic(struct io_uring_cmd *cmd,
 	if (!ret)
 		ret = io_uring_kmbuf_select_pinned(kf->conn_bl, &sel);
 	if (!ret) {
-		len = min(c->len, sel.len);
+		len = min3(c->len, sel.len, (u32)KMBUF_TEST_ATOMIC_MAX);
 		kmbuf_test_write_pattern(sel.kaddr, len, c->seed);
 	}
 	spin_unlock_irqrestore(&kf->lock, flags);
@@ -294,6 +296,23 @@ static int kmbuf_test_fill_atomic(struct io_uring_cmd *cmd,
 	io_uring_cmd_done_cflags(cmd, len, 0, kmbuf_test_cflags(sel.bid),
 				 issue_flags);
 	return -EIOCBQUEUED;
+}
+
+/* A ring this file's connection pins is unpinned by DISCONNECT only. */
+static int kmbuf_test_unpin(struct io_uring_cmd *cmd,
+			    const struct kmbuf_test_cmd *c,
+			    unsigned int issue_flags)
+{
+	struct kmbuf_test_file *kf = kmbuf_test_file(cmd);
+	int busy;
+
+	spin_lock_irq(&kf->lock);
+	busy = kf->conn && kf->conn_ctx == kmbuf_test_ctx(cmd) &&
+	       kf->conn_bgid == c->bgid;
+	spin_unlock_irq(&kf->lock);
+	if (busy)
+		return -EBUSY;
+	return io_uring_buf_ring_unpin(cmd, c->bgid, issue_flags);
 }
 
 static int kmbuf_test_recycle_atomic(struct io_uring_cmd *cmd,
@@ -362,7 +381,7 @@ static int kmbuf_test_fill_deferred(struct io_uring_cmd *cmd,
 	INIT_DELAYED_WORK(&d->work, kmbuf_test_deferred_work);
 	d->cmd = cmd;
 	d->kf = kf;
-	d->len = min(c->len, d->sel.len);
+	d->len = min3(c->len, d->sel.len, (u32)MAX_RW_COUNT);
 	d->seed = c->seed;
 	*(struct kmbuf_test_deferred **)cmd->pdu = d;
 	io_uring_cmd_mark_cancelable(cmd, issue_flags);
@@ -554,7 +573,7 @@ static int kmbuf_test_uring_cmd(struct io_uring_cmd *cmd,
 	case KMBUF_TEST_CMD_PIN:
 		return io_uring_buf_ring_pin(cmd, c.bgid, issue_flags, NULL);
 	case KMBUF_TEST_CMD_UNPIN:
-		return io_uring_buf_ring_unpin(cmd, c.bgid, issue_flags);
+		return kmbuf_test_unpin(cmd, &c, issue_flags);
 	case KMBUF_TEST_CMD_FILL:
 		return kmbuf_test_fill(cmd, &c, issue_flags);
 	case KMBUF_TEST_CMD_RECYCLE:

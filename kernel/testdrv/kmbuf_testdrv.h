@@ -21,7 +21,10 @@
 enum kmbuf_test_op {
 	/* pin the ring at bgid: res 0, -EALREADY, -EINVAL (no such ring) */
 	KMBUF_TEST_CMD_PIN		= 1,
-	/* unpin it: res 0, or -EINVAL if it was not pinned */
+	/*
+	 * unpin it: res 0, -EINVAL if it was not pinned or pinned through
+	 * another file, -EBUSY if this file's connection pins it
+	 */
 	KMBUF_TEST_CMD_UNPIN		= 2,
 	/*
 	 * Select a buffer from the kmbuf ring at bgid, write min(len, buffer
@@ -57,8 +60,9 @@ enum kmbuf_test_op {
 	KMBUF_TEST_CMD_DISCONNECT	= 9,
 	/*
 	 * FILL and RECYCLE on the connected ring through the atomic interface
-	 * for pinned rings, under a spinlock with interrupts disabled.
-	 * bgid must be the connection's (-EINVAL); -ENOTCONN, -EXDEV as above.
+	 * for pinned rings, under a spinlock with interrupts disabled (FILL
+	 * writes 64 KiB at most). bgid must be the connection's (-EINVAL);
+	 * -ENOTCONN, -EXDEV as above.
 	 */
 	KMBUF_TEST_CMD_FILL_ATOMIC	= 10,
 	KMBUF_TEST_CMD_RECYCLE_ATOMIC	= 11,
