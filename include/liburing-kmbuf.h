@@ -58,13 +58,15 @@ struct io_uring_kmbuf {
 };
 
 /*
- * Options of io_uring_setup_kmbuf_ring(), extensible: set sz to
- * sizeof(struct io_uring_kmbuf_opts) and zero what you do not use, or pass
- * NULL. A library that does not know a non-zero field fails with -E2BIG.
+ * Options of io_uring_setup_kmbuf_ring(), extensible: memset() the whole
+ * struct, set sz to sizeof(struct io_uring_kmbuf_opts), or pass NULL. A
+ * library that does not know a non-zero field fails with -E2BIG; it checks
+ * from the end of flags on, so the padding must be zero too.
  */
 struct io_uring_kmbuf_opts {
 	size_t		sz;
 	unsigned int	flags;		/* reserved, must be 0 */
+	size_t		:0;		/* the padding up to here is checked */
 };
 
 LIBURING_KMBUF_API int io_uring_setup_kmbuf_ring(struct io_uring *ring,

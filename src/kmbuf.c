@@ -99,22 +99,27 @@ int io_uring_munmap_kmbuf(void *bufs, size_t len)
 	return kmbuf_sys_munmap(bufs, len);
 }
 
+/* Where the last field this library knows ends: padding follows it. */
+#define KMBUF_OPTS_KNOWN_END	(offsetof(struct io_uring_kmbuf_opts, flags) + \
+				 sizeof(((struct io_uring_kmbuf_opts *)0)->flags))
+
 /*
  * libbpf-style extensible options: an older caller passes a smaller sz, a
  * newer caller's fields that this library does not know must be zero.
+ * The check starts at the end of the last known field, not at sizeof:
+ * the padding after flags is exactly where a newer field would go.
  */
 static int kmbuf_check_opts(const struct io_uring_kmbuf_opts *opts)
 {
-	const char *p;
+	const unsigned char *p;
 	size_t i;
 
 	if (!opts)
 		return 0;
-	if (opts->sz < offsetof(struct io_uring_kmbuf_opts, flags) +
-		       sizeof(opts->flags))
+	if (opts->sz < KMBUF_OPTS_KNOWN_END)
 		return -EINVAL;
-	p = (const char *)opts;
-	for (i = sizeof(*opts); i < opts->sz; i++)
+	p = (const unsigned char *)opts;
+	for (i = KMBUF_OPTS_KNOWN_END; i < opts->sz; i++)
 		if (p[i])
 			return -E2BIG;
 	return opts->flags ? -EINVAL : 0;

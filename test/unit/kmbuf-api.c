@@ -527,6 +527,52 @@ static void setup_checks_opts(void **state)
 	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
 }
 
+/*
+ * The zero check of a bigger struct starts where the last known field
+ * ends, not at sizeof: the padding after flags is where a newer library's
+ * first new field goes. Each byte past flags, set alone, is -E2BIG.
+ */
+static void setup_checks_every_byte_past_flags(void **state)
+{
+	const size_t known_end = offsetof(struct io_uring_kmbuf_opts, flags) +
+				 sizeof(unsigned int);
+	union {
+		struct io_uring_kmbuf_opts opts;
+		unsigned char bytes[sizeof(struct io_uring_kmbuf_opts) + 16];
+	} big;
+	struct io_uring_kmbuf *kb = (struct io_uring_kmbuf *)&kb;
+	size_t sz, i;
+	struct io_uring ring;
+
+	(void)state;
+	fake_ring_init(&ring, RING_FD);
+	/* the caller's struct is this library's own size, then bigger */
+	for (sz = sizeof(big.opts); sz <= sizeof(big.bytes); sz += 8) {
+		for (i = known_end; i < sz; i++) {
+			memset(&big, 0, sizeof(big));
+			big.opts.sz = sz;
+			big.bytes[i] = 0x01;
+			assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0,
+								   &big.opts, &kb),
+					 -E2BIG);
+		}
+	}
+	assert_ptr_equal(kb, &kb);
+	assert_int_equal(fake_nr_calls(), 0);
+
+	/* an older caller's struct ends at flags: what follows is not its */
+	memset(&big, 0xff, sizeof(big));
+	big.opts.sz = known_end;
+	big.opts.flags = 0;
+	fake_push_register(0);
+	fake_push_mmap(0, NULL);
+	assert_int_equal(io_uring_setup_kmbuf_ring(&ring, 8, page, 0, &big.opts,
+						   &kb), 0);
+	fake_push_munmap(0);
+	fake_push_register(0);
+	assert_int_equal(io_uring_free_kmbuf_ring(&ring, kb), 0);
+}
+
 static void setup_registers_maps_and_frees(void **state)
 {
 	static const unsigned short bgids[] = { 0, 1, 2047 };
@@ -835,6 +881,7 @@ int main(void)
 		T(mmap_and_munmap_pass_errors_through),
 		T(setup_rejects_bad_input),
 		T(setup_checks_opts),
+		T(setup_checks_every_byte_past_flags),
 		T(setup_registers_maps_and_frees),
 		T(setup_len_does_not_truncate),
 		T(setup_passes_register_errors_through),
