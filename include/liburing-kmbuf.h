@@ -47,7 +47,8 @@ LIBURING_KMBUF_API int io_uring_munmap_kmbuf(void *bufs, size_t len);
 
 /*
  * Kernel-managed buffer rings: a handle that owns a registration and its
- * mapping. The fields are for reading; io_uring_free_kmbuf_ring() frees it.
+ * mapping. The fields are for reading; io_uring_free_kmbuf_ring() frees it
+ * (io_uring_free_kmbuf_handle() once the ring is gone).
  */
 struct io_uring_kmbuf {
 	void		*bufs;		/* bid i is at bufs + i * buf_size */
@@ -75,8 +76,17 @@ LIBURING_KMBUF_API int io_uring_setup_kmbuf_ring(struct io_uring *ring,
 					unsigned short bgid,
 					const struct io_uring_kmbuf_opts *opts,
 					struct io_uring_kmbuf **kbp);
+/*
+ * Unregister the ring, then unmap and free @kb: 0 when freed; on -errno
+ * (-EBUSY: pinned) nothing changed. @ring must be the ring of the setup.
+ */
 LIBURING_KMBUF_API int io_uring_free_kmbuf_ring(struct io_uring *ring,
 						struct io_uring_kmbuf *kb);
+/*
+ * Unmap and free @kb without a word to its ring (after io_uring_queue_exit(),
+ * or in a forked child); NULL-safe. A ring still open stays registered.
+ */
+LIBURING_KMBUF_API void io_uring_free_kmbuf_handle(struct io_uring_kmbuf *kb);
 
 /*
  * Does the running kernel support kmbuf rings? 1 yes, 0 no, -errno when

@@ -4,6 +4,7 @@
 dist_man3_MANS = \
 	man/LIBURING_KMBUF_CHECK_VERSION.3 \
 	man/io_uring_for_each_kmbuf.3 \
+	man/io_uring_free_kmbuf_handle.3 \
 	man/io_uring_free_kmbuf_ring.3 \
 	man/io_uring_kmbuf_addr.3 \
 	man/io_uring_kmbuf_cqe_bid.3 \

@@ -8,6 +8,20 @@
 
 #include "lib.h"
 
+/*
+ * What io_uring_setup_kmbuf_ring() allocates: the caller sees only the
+ * public part, which comes first, so the handle pointer is this one too.
+ */
+struct kmbuf_handle {
+	struct io_uring_kmbuf	kb;
+	const struct io_uring	*ring;	/* the ring the buffers belong to */
+};
+
+static struct kmbuf_handle *kmbuf_handle_of(struct io_uring_kmbuf *kb)
+{
+	return (struct kmbuf_handle *)kb;
+}
+
 static size_t kmbuf_page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);
@@ -136,6 +150,7 @@ int io_uring_setup_kmbuf_ring(struct io_uring *ring, unsigned int ring_entries,
 		.ring_entries = ring_entries,
 		.bgid = bgid,
 	};
+	struct kmbuf_handle *h;
 	struct io_uring_kmbuf *kb;
 	int ret;
 
@@ -152,9 +167,11 @@ int io_uring_setup_kmbuf_ring(struct io_uring *ring, unsigned int ring_entries,
 	if (ring->ring_fd < 0)
 		return -EBADF;
 
-	kb = calloc(1, sizeof(*kb));
-	if (!kb)
+	h = calloc(1, sizeof(*h));
+	if (!h)
 		return -ENOMEM;
+	h->ring = ring;
+	kb = &h->kb;
 	kb->buf_size = buf_size;
 	kb->ring_entries = ring_entries;
 	kb->bgid = bgid;
@@ -172,7 +189,7 @@ int io_uring_setup_kmbuf_ring(struct io_uring *ring, unsigned int ring_entries,
 err_unregister:
 	io_uring_unregister_kmbuf_ring(ring, bgid);
 err_free:
-	free(kb);
+	free(h);
 	return ret;
 }
 
@@ -182,25 +199,30 @@ int io_uring_free_kmbuf_ring(struct io_uring *ring, struct io_uring_kmbuf *kb)
 
 	if (!ring || !kb)
 		return -EINVAL;
-	/* Unmap first: the buffers must not outlive the registration. */
-	if (kb->bufs) {
-		ret = io_uring_munmap_kmbuf(kb->bufs, kb->len);
-		if (ret)
-			return ret;
-		kb->bufs = NULL;
-	}
+	/* Another ring's bgid is not ours to unregister, nor our mapping to drop. */
+	if (kmbuf_handle_of(kb)->ring != ring)
+		return -EINVAL;
+	/*
+	 * Unregister first, as liburing's io_uring_free_buf_ring() does. If
+	 * the kernel refuses (-EBUSY: a consumer pinned the ring), nothing has
+	 * changed: the buffers stay mapped where they were, so pointers that
+	 * other threads hold into them stay valid, and the call can be retried.
+	 */
 	ret = io_uring_unregister_kmbuf_ring(ring, kb->bgid);
-	if (ret && ret != -ENOENT) {
-		/*
-		 * Still registered (pinned by a kernel consumer: -EBUSY), so
-		 * the handle stays valid; map the buffers again if we can,
-		 * and a later free can be retried either way.
-		 */
-		if (io_uring_mmap_kmbuf(ring, kb->bgid, kb->len, &kb->bufs))
-			kb->bufs = NULL;
+	if (ret)
 		return ret;
-	}
-	/* -ENOENT: unregistered behind the handle's back; nothing to keep. */
-	free(kb);
-	return ret;
+	/*
+	 * From here the kernel never touches the pages again and the handle
+	 * owns nothing in it; munmap of the mapping setup made cannot fail.
+	 */
+	io_uring_free_kmbuf_handle(kb);
+	return 0;
+}
+
+void io_uring_free_kmbuf_handle(struct io_uring_kmbuf *kb)
+{
+	if (!kb)
+		return;
+	io_uring_munmap_kmbuf(kb->bufs, kb->len);
+	free(kmbuf_handle_of(kb));
 }
