@@ -9,6 +9,8 @@
 #   tools/run.sh deb [--install-test]
 #                       the Debian packages from debian/ (see debian/README.source)
 #   tools/run.sh i386   the unit tests of a 32-bit (i386) build, in ./build-i386
+#   tools/run.sh sanitizers  the host and VM suites of an ASan+UBSan build,
+#                       in ./build-san
 # Each step installs what is missing, bootstraps and configures a build
 # directory (KMBUF_BUILD_DIR, default ./build) and is safe to repeat.
 set -eu
@@ -100,6 +102,32 @@ test_i386() {
 		LOG_COMPILER=qemu-i386 || status=$?
 	build=$build_i386 summarize
 	[ "$status" = 0 ] || { echo "i386 unit tests failed; see $build_i386/test-suite.log" >&2; exit "$status"; }
+}
+
+# The same suites as "test", built with --enable-sanitizers (ASan, UBSan)
+# in a build directory of their own; the VM reuses the cached kernel.
+build_san=${KMBUF_BUILD_DIR_SAN:-$top/build-san}
+
+test_sanitizers() {
+	local status=0
+
+	if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ]; then
+		say "autoreconf"
+		(cd "$top" && autoreconf -fi)
+	fi
+	mkdir -p "$build_san"
+	if [ ! -f "$build_san/Makefile" ]; then
+		say "configure in $build_san (--enable-sanitizers)"
+		(cd "$build_san" && "$top/configure" --quiet --enable-sanitizers)
+	fi
+	say "sanitizer build"
+	make -C "$build_san" -j"$jobs" --no-print-directory
+	say "sanitizer host suite"
+	make -C "$build_san" -j"$jobs" --no-print-directory check || status=$?
+	build=$build_san summarize
+	[ "$status" = 0 ] || { echo "sanitizer host suite failed; see $build_san/test-suite.log" >&2; exit "$status"; }
+	say "sanitizer VM suite: the testbed kernel under QEMU"
+	make -C "$build_san" --no-print-directory vmcheck
 }
 
 # A closing line in the form CI reads, from automake's test-suite.log.
@@ -194,6 +222,8 @@ deps)
 	install_deps ;;
 i386)
 	install_deps; test_i386 ;;
+sanitizers)
+	install_deps; test_sanitizers ;;
 demo)
 	install_deps; configure_build
 	make -C "$build" --no-print-directory demo ;;
@@ -221,5 +251,5 @@ deb)
 		deb_install_test
 	fi ;;
 *)
-	echo "usage: $0 demo|test|bench|deps|deb|i386" >&2; exit 2 ;;
+	echo "usage: $0 demo|test|bench|deps|deb|i386|sanitizers" >&2; exit 2 ;;
 esac
