@@ -80,9 +80,14 @@ api_list() {
 		printf '%s\t%s\t%s\n' "$name" "$ret" "$proto"
 	done
 
+	# a helper the header #undefs again is not public
+	cat "$header" "$version_in" |
+		sed -nE 's/^[[:space:]]*#[[:space:]]*undef[[:space:]]+([A-Za-z0-9_]+).*/\1/p' \
+		> "$tmp/undef"
 	cat "$header" "$version_in" |
 		sed -nE 's/^[[:space:]]*#[[:space:]]*define[[:space:]]+([A-Za-z][A-Za-z0-9_]*\([^)]*\)).*/\1/p' |
 	while IFS= read -r sig; do
+		grep -qxF "${sig%%(*}" "$tmp/undef" && continue
 		printf '%s\tmacro\t%s\n' "${sig%%(*}" "$sig"
 	done
 }

@@ -19,9 +19,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${KMBUF_BUILD_DIR:-$top/build}
 jobs=$(nproc)
 
-# Library build, unit tests, man lint, and the testbed kernel + VM.
+# Library build, unit tests, man lint, the clang header check, and the
+# testbed kernel + VM.
 packages="autoconf automake libtool pkg-config gcc g++ make libc6-dev
-	liburing-dev libcmocka-dev mandoc
+	liburing-dev libcmocka-dev mandoc clang
 	linux-source-6.12 xz-utils patch flex bison bc libelf-dev libssl-dev
 	qemu-system-x86 busybox-static cpio"
 

@@ -59,6 +59,7 @@ AM_TESTS_ENVIRONMENT += \
 	KMBUF_PKG_CONFIG='$(PKG_CONFIG)'; export KMBUF_PKG_CONFIG; \
 	KMBUF_LIBDIR='$(libdir)'; export KMBUF_LIBDIR; \
 	KMBUF_INCLUDEDIR='$(includedir)'; export KMBUF_INCLUDEDIR; \
+	KMBUF_MANDIR='$(mandir)'; export KMBUF_MANDIR; \
 	KMBUF_SANITIZER_FLAGS='$(SANITIZER_FLAGS)'; export KMBUF_SANITIZER_FLAGS;
 
 # Only the unit tests (kmbuf and dmabuf), e.g. for a 32-bit build whose
