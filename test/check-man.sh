@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT OR LGPL-2.1
 #
 # Check the man pages: mandoc lint at every level (style notes included,
-# but for lower-case titles: see below), one page per public
+# but for lower-case titles: see below), a thread-safety statement in
+# liburing-kmbuf.7 for every public function, one page per public
 # function and macro with the prototype its header declares, the required
 # sections, and SEE ALSO references to this project's pages that resolve.
 #
@@ -181,6 +182,30 @@ done
 
 if [ "$npages" -eq 0 ]; then
 	fail "no man pages in $man"
+fi
+
+# --- What users need to know about threads and processes --------------------
+#
+# liburing-kmbuf.7 has a THREADS AND PROCESSES section that says, for every
+# public function, whether and how it may run concurrently, what a
+# SINGLE_ISSUER ring requires, and what fork(2) shares.
+overview=$man/liburing-kmbuf.7
+if [ -f "$overview" ]; then
+	section_text "$overview" "THREADS AND PROCESSES" | squash_roff > "$tmp/threads"
+	if [ ! -s "$tmp/threads" ]; then
+		fail "man/liburing-kmbuf.7: no 'THREADS AND PROCESSES' section"
+	else
+		while IFS=$'\t' read -r name ret proto; do
+			grep -qF -- "$name" "$tmp/threads" ||
+				fail "man/liburing-kmbuf.7: THREADS AND PROCESSES says nothing about $name"
+		done < "$tmp/api"
+		for word in IORING_SETUP_SINGLE_ISSUER 'fork(2)'; do
+			grep -qF -- "$word" "$tmp/threads" ||
+				fail "man/liburing-kmbuf.7: THREADS AND PROCESSES does not mention $word"
+		done
+	fi
+else
+	fail "man/liburing-kmbuf.7 does not exist"
 fi
 
 # --- mandoc lint ---------------------------------------------------------------
