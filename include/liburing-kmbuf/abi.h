@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /*
- * The kernel ABI that liburing-kmbuf wraps, in one place.
+ * The kernel ABI that liburing-kmbuf wraps, in one place; doc/abi.md in
+ * the source tree describes it in full.
  *
  * None of this is in a released kernel's <linux/io_uring.h> nor in
  * liburing's copy of it, and the kernel's names may arrive later with

@@ -78,7 +78,7 @@ static void free_null(void **state)
 	expect_no_syscalls();
 }
 
-/* The recipe of ABI.md section 3, step by step, up to @upto calls. */
+/* The recipe of doc/abi.md section 3, step by step, up to @upto calls. */
 static void expect_steps(size_t size, int upto)
 {
 	const struct dfake_call *c;
