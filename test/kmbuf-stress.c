@@ -921,7 +921,7 @@ err:
 	free(shadow);
 }
 
-/* The rules of ABI.md section 1 for an unregister result (lock held). */
+/* The rules of doc/abi.md section 1 for an unregister result (lock held). */
 static void judge_unreg(struct instance *in, struct slot *s, int ret)
 {
 	if (ret == -EBUSY) {
