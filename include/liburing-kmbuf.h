@@ -6,13 +6,19 @@
  * Every function returns 0 (or a documented non-negative value) on success
  * and -errno on failure; errno is never the channel, and nothing prints or
  * aborts. Caller-owned input structs are never modified.
+ *
+ * Like <liburing.h>, this needs declarations that strict ISO modes hide
+ * (sigset_t, cpu_set_t, AT_FDCWD): include it before any other header,
+ * so that liburing.h's own _GNU_SOURCE takes effect, or build with
+ * -D_GNU_SOURCE (or a gnu* -std).
  */
 #ifndef LIBURING_KMBUF_H
 #define LIBURING_KMBUF_H
 
+/* first: its feature macros must come before any other system header */
+#include <liburing.h>
 #include <errno.h>
 #include <stddef.h>
-#include <liburing.h>
 #include <liburing-kmbuf/abi.h>
 #include <liburing-kmbuf/version.h>
 
@@ -20,8 +26,14 @@
 extern "C" {
 #endif
 
-#ifndef LIBURING_KMBUF_API
+/* Helpers of this header alone, #undef'd at its end. */
 #define LIBURING_KMBUF_API __attribute__((visibility("default")))
+#ifdef __cplusplus
+#define LIBURING_KMBUF_CAST(type, expr)	static_cast<type>(expr)
+#define LIBURING_KMBUF_NULL		nullptr
+#else
+#define LIBURING_KMBUF_CAST(type, expr)	((type)(expr))
+#define LIBURING_KMBUF_NULL		NULL
 #endif
 
 /*
@@ -47,7 +59,8 @@ LIBURING_KMBUF_API int io_uring_munmap_kmbuf(void *bufs, size_t len);
 
 /*
  * Kernel-managed buffer rings: a handle that owns a registration and its
- * mapping. The fields are for reading; io_uring_free_kmbuf_ring() frees it.
+ * mapping. The fields are for reading; io_uring_free_kmbuf_ring() frees it
+ * (io_uring_free_kmbuf_handle() once the ring is gone).
  */
 struct io_uring_kmbuf {
 	void		*bufs;		/* bid i is at bufs + i * buf_size */
@@ -58,13 +71,15 @@ struct io_uring_kmbuf {
 };
 
 /*
- * Options of io_uring_setup_kmbuf_ring(), extensible: set sz to
- * sizeof(struct io_uring_kmbuf_opts) and zero what you do not use, or pass
- * NULL. A library that does not know a non-zero field fails with -E2BIG.
+ * Options of io_uring_setup_kmbuf_ring(), extensible: memset() the whole
+ * struct, set sz to sizeof(struct io_uring_kmbuf_opts), or pass NULL. A
+ * library that does not know a non-zero field fails with -E2BIG; it checks
+ * from the end of flags on, so the padding must be zero too.
  */
 struct io_uring_kmbuf_opts {
 	size_t		sz;
 	unsigned int	flags;		/* reserved, must be 0 */
+	size_t		:0;		/* the padding up to here is checked */
 };
 
 LIBURING_KMBUF_API int io_uring_setup_kmbuf_ring(struct io_uring *ring,
@@ -73,8 +88,17 @@ LIBURING_KMBUF_API int io_uring_setup_kmbuf_ring(struct io_uring *ring,
 					unsigned short bgid,
 					const struct io_uring_kmbuf_opts *opts,
 					struct io_uring_kmbuf **kbp);
+/*
+ * Unregister the ring, then unmap and free @kb: 0 when freed; on -errno
+ * (-EBUSY: pinned) nothing changed. @ring must be the ring of the setup.
+ */
 LIBURING_KMBUF_API int io_uring_free_kmbuf_ring(struct io_uring *ring,
 						struct io_uring_kmbuf *kb);
+/*
+ * Unmap and free @kb without a word to its ring (after io_uring_queue_exit(),
+ * or in a forked child); NULL-safe. A ring still open stays registered.
+ */
+LIBURING_KMBUF_API void io_uring_free_kmbuf_handle(struct io_uring_kmbuf *kb);
 
 /*
  * Does the running kernel support kmbuf rings? 1 yes, 0 no, -errno when
@@ -90,8 +114,9 @@ static inline void *io_uring_kmbuf_addr(const struct io_uring_kmbuf *kb,
 					unsigned int bid)
 {
 	if (bid >= kb->ring_entries || !kb->bufs)
-		return NULL;
-	return (char *)kb->bufs + (size_t)bid * kb->buf_size;
+		return LIBURING_KMBUF_NULL;
+	return LIBURING_KMBUF_CAST(char *, kb->bufs) +
+	       LIBURING_KMBUF_CAST(size_t, bid) * kb->buf_size;
 }
 
 /* Buffer id a CQE names, or -ENOBUFS if it carries no buffer. */
@@ -99,7 +124,7 @@ static inline int io_uring_kmbuf_cqe_bid(const struct io_uring_cqe *cqe)
 {
 	if (!(cqe->flags & IORING_CQE_F_BUFFER))
 		return -ENOBUFS;
-	return (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+	return LIBURING_KMBUF_CAST(int, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 }
 
 /*
@@ -118,11 +143,13 @@ static inline int io_uring_kmbuf_cqe_buf(const struct io_uring_kmbuf *kb,
 	bid = io_uring_kmbuf_cqe_bid(cqe);
 	if (bid < 0)
 		return bid;
-	if ((unsigned int)bid >= kb->ring_entries ||
-	    (unsigned int)cqe->res > kb->buf_size || !kb->bufs)
+	if (LIBURING_KMBUF_CAST(unsigned int, bid) >= kb->ring_entries ||
+	    LIBURING_KMBUF_CAST(unsigned int, cqe->res) > kb->buf_size ||
+	    !kb->bufs)
 		return -ERANGE;
-	*addr = (char *)kb->bufs + (size_t)bid * kb->buf_size;
-	*len = (unsigned int)cqe->res;
+	*addr = LIBURING_KMBUF_CAST(char *, kb->bufs) +
+		LIBURING_KMBUF_CAST(size_t, bid) * kb->buf_size;
+	*len = LIBURING_KMBUF_CAST(unsigned int, cqe->res);
 	return bid;
 }
 
@@ -130,7 +157,7 @@ static inline int io_uring_kmbuf_cqe_buf(const struct io_uring_kmbuf *kb,
 #define io_uring_for_each_kmbuf(kb, bid, addr)				\
 	for ((bid) = 0;							\
 	     (bid) < (kb)->ring_entries &&				\
-	     ((addr) = io_uring_kmbuf_addr((kb), (bid))) != NULL;	\
+	     ((addr) = io_uring_kmbuf_addr((kb), (bid)));		\
 	     (bid)++)
 
 /*
@@ -173,6 +200,10 @@ LIBURING_KMBUF_API int io_uring_udmabuf_alloc(size_t size,
 					      struct io_uring_udmabuf **ubp);
 /* Unmap, close both fds and free; NULL-safe. Slots keep their dma-buf. */
 LIBURING_KMBUF_API void io_uring_udmabuf_free(struct io_uring_udmabuf *ub);
+
+#undef LIBURING_KMBUF_API
+#undef LIBURING_KMBUF_CAST
+#undef LIBURING_KMBUF_NULL
 
 #ifdef __cplusplus
 }

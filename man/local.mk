@@ -4,6 +4,7 @@
 dist_man3_MANS = \
 	man/LIBURING_KMBUF_CHECK_VERSION.3 \
 	man/io_uring_for_each_kmbuf.3 \
+	man/io_uring_free_kmbuf_handle.3 \
 	man/io_uring_free_kmbuf_ring.3 \
 	man/io_uring_kmbuf_addr.3 \
 	man/io_uring_kmbuf_cqe_bid.3 \
@@ -17,6 +18,7 @@ dist_man3_MANS = \
 
 dist_man7_MANS = man/liburing-kmbuf.7
 
-# mandoc lint, API coverage and section checks of every page in man/
-TESTS += test/check-man.sh
-EXTRA_DIST += test/check-man.sh
+# mandoc lint, API coverage and section checks of every page in man/; and
+# every errno a function can return listed in its ERRORS
+TESTS += test/check-man.sh test/check-errno.sh
+EXTRA_DIST += test/check-man.sh test/check-errno.sh

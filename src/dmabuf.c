@@ -105,7 +105,7 @@ static int dmabuf_probe_ring(struct io_uring *ring)
 
 	ret = io_uring_register_dmabuf_table(ring, 1);
 	if (ret == -EINVAL)
-		return 0;	/* no IORING_REGISTER_BUFFERS2 (before 5.13) */
+		return 0;	/* no sparse tables (before 5.19) */
 	if (ret)
 		return ret;
 

@@ -8,6 +8,20 @@
 
 #include "lib.h"
 
+/*
+ * What io_uring_setup_kmbuf_ring() allocates: the caller sees only the
+ * public part, which comes first, so the handle pointer is this one too.
+ */
+struct kmbuf_handle {
+	struct io_uring_kmbuf	kb;
+	const struct io_uring	*ring;	/* the ring the buffers belong to */
+};
+
+static struct kmbuf_handle *kmbuf_handle_of(struct io_uring_kmbuf *kb)
+{
+	return (struct kmbuf_handle *)kb;
+}
+
 static size_t kmbuf_page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);
@@ -21,7 +35,11 @@ static int kmbuf_region_len(unsigned int ring_entries, unsigned int buf_size,
 	return 0;
 }
 
-/* The kernel's registration rules, checked before any syscall. */
+/*
+ * The seed kernel's registration rules, for the setup helper only: the
+ * raw wrapper passes every struct to the kernel, which answers with its
+ * own rules (another generation may allow more, or say -E2BIG).
+ */
 static int kmbuf_check_reg(const struct io_uring_kmbuf_reg *reg)
 {
 	unsigned int entries = reg->ring_entries;
@@ -55,13 +73,9 @@ int io_uring_register_kmbuf_ring(struct io_uring *ring,
 				 const struct io_uring_kmbuf_reg *reg,
 				 unsigned int flags)
 {
-	int ret;
-
+	/* @flags is the library's own argument: nothing in the kernel reads it */
 	if (!ring || !reg || flags)
 		return -EINVAL;
-	ret = kmbuf_check_reg(reg);
-	if (ret)
-		return ret;
 	return kmbuf_do_register(ring, IO_URING_KMBUF_REGISTER_OP, reg, 1);
 }
 
@@ -80,8 +94,9 @@ int io_uring_mmap_kmbuf(struct io_uring *ring, unsigned short bgid, size_t len,
 	off_t offset = (off_t)(IO_URING_KMBUF_OFF_RING |
 			       (__u64)bgid << IO_URING_KMBUF_OFF_SHIFT);
 
-	if (!ring || !bufs || !len || len % kmbuf_page_size())
+	if (!ring || !bufs)
 		return -EINVAL;
+	/* not a kernel rule: no offset can name such a bgid (see above) */
 	if (kmbuf_check_mmap_bgid(bgid))
 		return -EINVAL;
 	/* A registered ring index is no file: mmap needs the real fd. */
@@ -99,22 +114,27 @@ int io_uring_munmap_kmbuf(void *bufs, size_t len)
 	return kmbuf_sys_munmap(bufs, len);
 }
 
+/* Where the last field this library knows ends: padding follows it. */
+#define KMBUF_OPTS_KNOWN_END	(offsetof(struct io_uring_kmbuf_opts, flags) + \
+				 sizeof(((struct io_uring_kmbuf_opts *)0)->flags))
+
 /*
  * libbpf-style extensible options: an older caller passes a smaller sz, a
  * newer caller's fields that this library does not know must be zero.
+ * The check starts at the end of the last known field, not at sizeof:
+ * the padding after flags is exactly where a newer field would go.
  */
 static int kmbuf_check_opts(const struct io_uring_kmbuf_opts *opts)
 {
-	const char *p;
+	const unsigned char *p;
 	size_t i;
 
 	if (!opts)
 		return 0;
-	if (opts->sz < offsetof(struct io_uring_kmbuf_opts, flags) +
-		       sizeof(opts->flags))
+	if (opts->sz < KMBUF_OPTS_KNOWN_END)
 		return -EINVAL;
-	p = (const char *)opts;
-	for (i = sizeof(*opts); i < opts->sz; i++)
+	p = (const unsigned char *)opts;
+	for (i = KMBUF_OPTS_KNOWN_END; i < opts->sz; i++)
 		if (p[i])
 			return -E2BIG;
 	return opts->flags ? -EINVAL : 0;
@@ -130,6 +150,7 @@ int io_uring_setup_kmbuf_ring(struct io_uring *ring, unsigned int ring_entries,
 		.ring_entries = ring_entries,
 		.bgid = bgid,
 	};
+	struct kmbuf_handle *h;
 	struct io_uring_kmbuf *kb;
 	int ret;
 
@@ -146,9 +167,11 @@ int io_uring_setup_kmbuf_ring(struct io_uring *ring, unsigned int ring_entries,
 	if (ring->ring_fd < 0)
 		return -EBADF;
 
-	kb = calloc(1, sizeof(*kb));
-	if (!kb)
+	h = calloc(1, sizeof(*h));
+	if (!h)
 		return -ENOMEM;
+	h->ring = ring;
+	kb = &h->kb;
 	kb->buf_size = buf_size;
 	kb->ring_entries = ring_entries;
 	kb->bgid = bgid;
@@ -166,7 +189,7 @@ int io_uring_setup_kmbuf_ring(struct io_uring *ring, unsigned int ring_entries,
 err_unregister:
 	io_uring_unregister_kmbuf_ring(ring, bgid);
 err_free:
-	free(kb);
+	free(h);
 	return ret;
 }
 
@@ -176,25 +199,30 @@ int io_uring_free_kmbuf_ring(struct io_uring *ring, struct io_uring_kmbuf *kb)
 
 	if (!ring || !kb)
 		return -EINVAL;
-	/* Unmap first: the buffers must not outlive the registration. */
-	if (kb->bufs) {
-		ret = io_uring_munmap_kmbuf(kb->bufs, kb->len);
-		if (ret)
-			return ret;
-		kb->bufs = NULL;
-	}
+	/* Another ring's bgid is not ours to unregister, nor our mapping to drop. */
+	if (kmbuf_handle_of(kb)->ring != ring)
+		return -EINVAL;
+	/*
+	 * Unregister first, as liburing's io_uring_free_buf_ring() does. If
+	 * the kernel refuses (-EBUSY: a consumer pinned the ring), nothing has
+	 * changed: the buffers stay mapped where they were, so pointers that
+	 * other threads hold into them stay valid, and the call can be retried.
+	 */
 	ret = io_uring_unregister_kmbuf_ring(ring, kb->bgid);
-	if (ret && ret != -ENOENT) {
-		/*
-		 * Still registered (pinned by a kernel consumer: -EBUSY), so
-		 * the handle stays valid; map the buffers again if we can,
-		 * and a later free can be retried either way.
-		 */
-		if (io_uring_mmap_kmbuf(ring, kb->bgid, kb->len, &kb->bufs))
-			kb->bufs = NULL;
+	if (ret)
 		return ret;
-	}
-	/* -ENOENT: unregistered behind the handle's back; nothing to keep. */
-	free(kb);
-	return ret;
+	/*
+	 * From here the kernel never touches the pages again and the handle
+	 * owns nothing in it; munmap of the mapping setup made cannot fail.
+	 */
+	io_uring_free_kmbuf_handle(kb);
+	return 0;
+}
+
+void io_uring_free_kmbuf_handle(struct io_uring_kmbuf *kb)
+{
+	if (!kb)
+		return;
+	io_uring_munmap_kmbuf(kb->bufs, kb->len);
+	free(kmbuf_handle_of(kb));
 }

@@ -12,6 +12,13 @@
 #include <sys/types.h>
 #include <liburing-kmbuf.h>
 
+/*
+ * mmap offsets such as 0x88000000 (IO_URING_KMBUF_OFF_RING) need a 64-bit
+ * off_t: with a 32-bit one they turn negative and every mmap fails. The
+ * build defines _FILE_OFFSET_BITS through config.h (AC_SYS_LARGEFILE).
+ */
+_Static_assert(sizeof(off_t) == 8, "liburing-kmbuf needs a 64-bit off_t");
+
 /* io_uring_register(2): the result, or -errno. */
 int kmbuf_sys_register(int fd, unsigned int opcode, const void *arg,
 		       unsigned int nr_args);

@@ -5,6 +5,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -55,8 +56,11 @@ int io_uring_udmabuf_alloc(size_t size, struct io_uring_udmabuf **ubp)
 
 	if (!ubp || !size || size % (size_t)sysconf(_SC_PAGESIZE))
 		return -EINVAL;
-	if ((off_t)size < 0 || (size_t)(off_t)size != size)
+#if SIZE_MAX > INT64_MAX
+	/* ftruncate() takes an off_t, 64 bits (lib.h) */
+	if (size > (size_t)INT64_MAX)
 		return -EINVAL;
+#endif
 
 	ub = calloc(1, sizeof(*ub));
 	if (!ub)

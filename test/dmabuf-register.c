@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /*
  * Registering dma-bufs into table slots: what the kernel takes and every
- * refusal of ABI.md section 3. Needs the testbed VM (dmabuf-aware kernel,
+ * refusal of doc/abi.md section 3. Needs the testbed VM (dmabuf-aware kernel,
  * /dev/udmabuf, /dev/nvme0n1).
  */
 #define _GNU_SOURCE	/* O_DIRECT */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /*
  * The parts of the dmabuf API that any kernel with sparse buffer tables
- * (5.13+) answers the same way: the table, clearing a slot, the argument
+ * (5.19+) answers the same way: the table, clearing a slot, the argument
  * checks, and a ring that is reachable only through its registered index.
  */
 #include <errno.h>

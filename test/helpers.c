@@ -455,20 +455,49 @@ long t_proc_kb(const char *path, const char *key)
 	return val;
 }
 
+/* Does this maps line (up to its newline) carry a pathname, not [heap]? */
+static int t_maps_line_named(const char *line)
+{
+	const char *p = line;
+	int field;
+
+	/* address, perms, offset, dev, inode: then the pathname, if any */
+	for (field = 0; field < 5; field++) {
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ' && *p != '\n')
+			p++;
+	}
+	while (*p == ' ')
+		p++;
+	if (!*p || *p == '\n')
+		return 0;
+	return strncmp(p, "[heap]", 6) != 0;
+}
+
+long t_maps_count_text(const char *text)
+{
+	const char *p = text;
+	long n = 0;
+
+	while (*p) {
+		n += t_maps_line_named(p);
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+	}
+	return n;
+}
+
 long t_maps_count(void)
 {
-	long n = 0;
-	FILE *f;
-	int c;
+	/* static: a buffer on the heap could add the very mapping it counts */
+	static char text[65536];
 
-	f = fopen("/proc/self/maps", "r");
-	if (!f)
+	if (t_maps_read(text, sizeof(text)) < 0)
 		return -1;
-	while ((c = fgetc(f)) != EOF)
-		if (c == '\n')
-			n++;
-	fclose(f);
-	return n;
+	return t_maps_count_text(text);
 }
 
 int t_maps_has(const void *addr)

@@ -149,8 +149,15 @@ int t_remove_buffers(struct io_uring *ring, unsigned int nr,
 
 /* A "Key:  N kB" value of @path (/proc/self/status, /proc/meminfo), or -1. */
 long t_proc_kb(const char *path, const char *key);
-/* Lines of /proc/self/maps, or -1. */
+/*
+ * Lines of /proc/self/maps that name what they map (io_uring rings and
+ * buffers, memfds, dma-bufs, files), less [heap], or -1. Anonymous memory
+ * is left out: the allocator (ASan's above all) maps and grows it when it
+ * likes, which is no leak of the library's or the kernel's. Not thread-safe.
+ */
 long t_maps_count(void);
+/* The same count for maps text read with t_maps_read(). */
+long t_maps_count_text(const char *text);
 /* 1 if a line of /proc/self/maps starts at @addr, 0 if not, -1 error. */
 int t_maps_has(const void *addr);
 /* Entries of /proc/self/fd, or -1. */

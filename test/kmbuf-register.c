@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /*
  * kmbuf ring registration and unregistration: every error of the ABI, seen
- * through the library and, where the library refuses input before any
- * syscall, through the raw io_uring_register(2) call too, so both the
- * library's checks and the kernel's are held to the same answer.
+ * through the library's raw wrapper and through the raw io_uring_register(2)
+ * call. The wrapper checks nothing but NULL pointers and passes the rest
+ * on, so both must give the kernel's own answer.
  */
 #include <errno.h>
 #include <stdio.h>

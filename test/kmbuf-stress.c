@@ -924,7 +924,7 @@ err:
 	free(shadow);
 }
 
-/* The rules of ABI.md section 1 for an unregister result (lock held). */
+/* The rules of doc/abi.md section 1 for an unregister result (lock held). */
 static void judge_unreg(struct instance *in, struct slot *s, int ret)
 {
 	if (ret == -EBUSY) {
@@ -1651,24 +1651,19 @@ struct baseline {
 static char maps_text[32768];
 
 /*
- * Lines of /proc/self/maps, less the [heap] lines: malloc may create or
- * grow the heap during the run (in a forked child growing it adds a
- * second [heap] line, the inherited part does not merge), which is no
- * leak of ours or the kernel's.
+ * Lines of /proc/self/maps that name what they map, less [heap]
+ * (t_maps_count_text()): malloc may create or grow the heap and anonymous
+ * arenas during the run (in a forked child growing it adds a second
+ * [heap] line, the inherited part does not merge; ASan maps fresh regions
+ * at will), which is no leak of ours or the kernel's.
  */
 static long maps_lines(void)
 {
 	static char text[32768];
-	long n = 0;
-	char *p;
 
 	if (t_maps_read(text, sizeof(text)) < 0)
 		return -1;
-	for (p = text; *p; p++)
-		n += *p == '\n';
-	for (p = text; (p = strstr(p, "[heap]")) != NULL; p++)
-		n--;
-	return n;
+	return t_maps_count_text(text);
 }
 
 static void take_baseline(struct baseline *b)
@@ -1685,13 +1680,13 @@ static void check_baseline(const struct baseline *b, const char *who)
 	struct baseline now;
 
 	take_baseline(&now);
-	printf("%s: fds %ld -> %ld, maps lines (less [heap]) %ld -> %ld, VmPin %ld -> %ld kB\n",
+	printf("%s: fds %ld -> %ld, named maps lines (less [heap]) %ld -> %ld, VmPin %ld -> %ld kB\n",
 	       who, b->fds, now.fds, b->maps, now.maps, b->vmpin, now.vmpin);
 	if (now.fds != b->fds)
 		fail("%s: /proc/self/fd has %ld entries, %ld at the start", who,
 		     now.fds, b->fds);
 	if (now.maps != b->maps) {
-		fail("%s: /proc/self/maps has %ld lines (not counting [heap]), %ld at the start",
+		fail("%s: /proc/self/maps has %ld named lines (not counting [heap]), %ld at the start",
 		     who, now.maps, b->maps);
 		t_maps_print_new(maps_text, who);
 		printf("%s: /proc/self/maps at the start:\n%s", who, maps_text);

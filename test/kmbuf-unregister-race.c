@@ -11,7 +11,7 @@
  *
  * Deterministic: for each ring shape we time one FILL (T), then submit
  * ASYNC FILLs and unregister after 0, T/8, 2T/8, ... 11T/8, so the
- * unregister lands before, during and after the write. ABI.md section 1
+ * unregister lands before, during and after the write. doc/abi.md section 1
  * is what each round checks:
  *  - unregister returns 0 (the ring is not pinned);
  *  - every FILL completes within 20 s, either with res == buf_size and

@@ -31,7 +31,8 @@ kmbuf_tests = \
 	test/kmbuf-stress \
 	test/kmbuf-connect \
 	test/kmbuf-bvec \
-	test/kmbuf-mainline
+	test/kmbuf-mainline \
+	test/kmbuf-teardown
 
 check_PROGRAMS += $(kmbuf_tests)
 TESTS += $(kmbuf_tests)
@@ -71,3 +72,6 @@ test_kmbuf_unregister_race_LDADD = $(KMBUF_TEST_LDADD)
 test_kmbuf_stress_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_kmbuf_stress_CFLAGS = $(AM_CFLAGS) -pthread
 test_kmbuf_stress_LDADD = $(KMBUF_TEST_LDADD) -lpthread
+test_kmbuf_teardown_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_kmbuf_teardown_CFLAGS = $(AM_CFLAGS) -pthread
+test_kmbuf_teardown_LDADD = $(KMBUF_TEST_LDADD) -lpthread

@@ -8,6 +8,9 @@
 #   tools/run.sh deps   only install the Debian packages the project needs
 #   tools/run.sh deb [--install-test]
 #                       the Debian packages from debian/ (see debian/README.source)
+#   tools/run.sh i386   the unit tests of a 32-bit (i386) build, in ./build-i386
+#   tools/run.sh sanitizers  the host and VM suites of an ASan+UBSan build,
+#                       in ./build-san
 # Each step installs what is missing, bootstraps and configures a build
 # directory (KMBUF_BUILD_DIR, default ./build) and is safe to repeat.
 set -eu
@@ -16,9 +19,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${KMBUF_BUILD_DIR:-$top/build}
 jobs=$(nproc)
 
-# Library build, unit tests, man lint, and the testbed kernel + VM.
+# Library build, unit tests, man lint, the clang header check, and the
+# testbed kernel + VM.
 packages="autoconf automake libtool pkg-config gcc g++ make libc6-dev
-	liburing-dev libcmocka-dev mandoc
+	liburing-dev libcmocka-dev mandoc clang
 	linux-source-6.12 xz-utils patch flex bison bc libelf-dev libssl-dev
 	qemu-system-x86 busybox-static cpio"
 
@@ -61,6 +65,70 @@ configure_build() {
 	fi
 	say "build"
 	make -C "$build" -j"$jobs" --no-print-directory
+}
+
+# A 32-bit build (Debian multiarch), where off_t and size_t are 32 bits
+# unless the build asks for large files, and its unit tests. Configured as
+# a cross build: the CI machine's kernel may not execute i386 binaries
+# (this one does not), so the tests run under qemu-user.
+packages_i386="gcc-multilib liburing-dev:i386 libcmocka-dev:i386 qemu-user"
+build_i386=${KMBUF_BUILD_DIR_I386:-$top/build-i386}
+
+test_i386() {
+	local sudo="" status=0
+
+	[ "$(id -u)" = 0 ] || sudo="sudo"
+	if ! dpkg --print-foreign-architectures | grep -qx i386; then
+		say "enabling the i386 architecture (dpkg --add-architecture)"
+		$sudo dpkg --add-architecture i386
+		# a new architecture needs its package lists
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
+	fi
+	packages=$packages_i386 install_deps
+	if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ]; then
+		say "autoreconf"
+		(cd "$top" && autoreconf -fi)
+	fi
+	mkdir -p "$build_i386"
+	if [ ! -f "$build_i386/Makefile" ]; then
+		say "configure in $build_i386 (i686, gcc -m32)"
+		(cd "$build_i386" && "$top/configure" --quiet --host=i686-linux-gnu \
+			CC="gcc -m32" CXX="g++ -m32" PKG_CONFIG=pkg-config \
+			PKG_CONFIG_LIBDIR=/usr/lib/i386-linux-gnu/pkgconfig:/usr/share/pkgconfig)
+	fi
+	say "i386 build"
+	make -C "$build_i386" -j"$jobs" --no-print-directory
+	say "i386 unit tests, under qemu-i386"
+	make -C "$build_i386" -j"$jobs" --no-print-directory check-unit \
+		LOG_COMPILER=qemu-i386 || status=$?
+	build=$build_i386 summarize
+	[ "$status" = 0 ] || { echo "i386 unit tests failed; see $build_i386/test-suite.log" >&2; exit "$status"; }
+}
+
+# The same suites as "test", built with --enable-sanitizers (ASan, UBSan)
+# in a build directory of their own; the VM reuses the cached kernel.
+build_san=${KMBUF_BUILD_DIR_SAN:-$top/build-san}
+
+test_sanitizers() {
+	local status=0
+
+	if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ]; then
+		say "autoreconf"
+		(cd "$top" && autoreconf -fi)
+	fi
+	mkdir -p "$build_san"
+	if [ ! -f "$build_san/Makefile" ]; then
+		say "configure in $build_san (--enable-sanitizers)"
+		(cd "$build_san" && "$top/configure" --quiet --enable-sanitizers)
+	fi
+	say "sanitizer build"
+	make -C "$build_san" -j"$jobs" --no-print-directory
+	say "sanitizer host suite"
+	make -C "$build_san" -j"$jobs" --no-print-directory check || status=$?
+	build=$build_san summarize
+	[ "$status" = 0 ] || { echo "sanitizer host suite failed; see $build_san/test-suite.log" >&2; exit "$status"; }
+	say "sanitizer VM suite: the testbed kernel under QEMU"
+	make -C "$build_san" --no-print-directory vmcheck
 }
 
 # A closing line in the form CI reads, from automake's test-suite.log.
@@ -153,6 +221,10 @@ cmd=${1:-test}
 case "$cmd" in
 deps)
 	install_deps ;;
+i386)
+	install_deps; test_i386 ;;
+sanitizers)
+	install_deps; test_sanitizers ;;
 demo)
 	install_deps; configure_build
 	make -C "$build" --no-print-directory demo ;;
@@ -180,5 +252,5 @@ deb)
 		deb_install_test
 	fi ;;
 *)
-	echo "usage: $0 demo|test|bench|deps|deb" >&2; exit 2 ;;
+	echo "usage: $0 demo|test|bench|deps|deb|i386|sanitizers" >&2; exit 2 ;;
 esac

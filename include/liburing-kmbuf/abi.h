@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /*
- * The kernel ABI that liburing-kmbuf wraps, in one place.
+ * The kernel ABI that liburing-kmbuf wraps, in one place; doc/abi.md in
+ * the source tree describes it in full.
  *
  * None of this is in a released kernel's <linux/io_uring.h> nor in
  * liburing's copy of it, and the kernel's names may arrive later with
@@ -37,7 +38,8 @@
  * application-provided rings, buf_size for kernel-managed ones.
  */
 struct io_uring_kmbuf_reg {
-	union {
+	/* __extension__: C99 has no anonymous unions (-pedantic) */
+	__extension__ union {
 		__u64	ring_addr;
 		__u32	buf_size;
 	};
@@ -95,5 +97,7 @@ IO_URING_KMBUF_ABI_ASSERT(sizeof(struct io_uring_dmabuf_reg) == 16 &&
 			  offsetof(struct io_uring_dmabuf_reg, target_fd) == 8 &&
 			  offsetof(struct io_uring_dmabuf_reg, dmabuf_fd) == 12,
 			  "io_uring_reg_buffer layout");
+
+#undef IO_URING_KMBUF_ABI_ASSERT
 
 #endif /* LIBURING_KMBUF_ABI_H */

@@ -22,7 +22,7 @@
 /* What the hook copies into call->extra, past the top-level argument. */
 struct dmabuf_extra {
 	unsigned char	entry[16];	/* io_uring_dmabuf_reg (extended) */
-	unsigned char	iov[16];	/* the iovec it, or data, points to */
+	unsigned char	iov[sizeof(struct iovec)];	/* what it, or data, points to */
 	unsigned char	rsrc_reg[32];	/* io_uring_rsrc_register (opcode 15) */
 };
 
@@ -78,7 +78,7 @@ static void expect_update(const struct fake_call *c, int fd, unsigned int index,
 {
 	const struct io_uring_dmabuf_update *up =
 		(const struct io_uring_dmabuf_update *)c->arg_copy;
-	unsigned char zero[16] = { 0 };
+	unsigned char zero[sizeof(struct iovec)] = { 0 };
 
 	assert_int_equal(c->kind, FAKE_REGISTER);
 	assert_int_equal(c->fd, fd);
@@ -92,7 +92,7 @@ static void expect_update(const struct fake_call *c, int fd, unsigned int index,
 	assert_int_equal(up->nr, 1);
 	assert_int_equal(up->resv2, 0);
 	/* the iovec is always empty */
-	assert_memory_equal(extra_of(c)->iov, zero, 16);
+	assert_memory_equal(extra_of(c)->iov, zero, sizeof(zero));
 }
 
 static void expect_entry(const struct fake_call *c, int target_fd,

@@ -59,4 +59,11 @@ AM_TESTS_ENVIRONMENT += \
 	KMBUF_PKG_CONFIG='$(PKG_CONFIG)'; export KMBUF_PKG_CONFIG; \
 	KMBUF_LIBDIR='$(libdir)'; export KMBUF_LIBDIR; \
 	KMBUF_INCLUDEDIR='$(includedir)'; export KMBUF_INCLUDEDIR; \
+	KMBUF_MANDIR='$(mandir)'; export KMBUF_MANDIR; \
 	KMBUF_SANITIZER_FLAGS='$(SANITIZER_FLAGS)'; export KMBUF_SANITIZER_FLAGS;
+
+# Only the unit tests (kmbuf and dmabuf), e.g. for a 32-bit build whose
+# binaries run under an emulator: make check-unit LOG_COMPILER=qemu-i386
+check-unit:
+	@$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(unit_tests) $(dmabuf_unit_tests)'
+.PHONY: check-unit
