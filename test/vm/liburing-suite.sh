@@ -23,7 +23,11 @@
 #   --append ARGS        more kernel command line for the testbed kernel's
 #                        runs, e.g. a generation switch; repeat the option to
 #                        run the testbed once per value
-#   --fresh-baseline     run the unpatched kernels again even if their
+#   --unpatched-kernel FILE, --testbed-kernel FILE, --debug-kernel FILE
+#                        boot these bzImages instead of building the kernels
+#   --compare WHICH      which kernels are compared with the unpatched one:
+#                        'testbed debug' (the default), 'testbed' or 'debug'
+#   --fresh-baseline     run the unpatched kernel again even if its
 #                        results for this kernel, build and list are cached
 #   --jobs N             parallel make jobs for liburing (default: nproc)
 #   fetch | build        only fetch (or fetch and build) liburing, then stop
@@ -67,6 +71,8 @@ debug_tests=series
 only_tests=
 appends=()
 fresh_baseline=0
+k_unpatched='' k_testbed='' k_debug=''
+compare_kernels="testbed debug"
 jobs=${KMBUF_JOBS:-$(nproc)}
 stop_after=
 notes_file=$script_dir/liburing-suite.notes
@@ -92,6 +98,10 @@ while [ $# -gt 0 ]; do
 	--tests) need_arg $#; only_tests=$2; shift ;;
 	--append) need_arg $#; appends+=("$2"); shift ;;
 	--fresh-baseline) fresh_baseline=1 ;;
+	--unpatched-kernel) need_arg $#; k_unpatched=$2; shift ;;
+	--testbed-kernel) need_arg $#; k_testbed=$2; shift ;;
+	--debug-kernel) need_arg $#; k_debug=$2; shift ;;
+	--compare) need_arg $#; compare_kernels=$2; shift ;;
 	--jobs|-j) need_arg $#; jobs=$2; shift ;;
 	fetch|build) stop_after=$1 ;;
 	-h|--help) usage 0 ;;
@@ -109,6 +119,18 @@ for n in "$timeout" "$debug_timeout" "$jobs"; do
 	esac
 done
 [ ${#appends[@]} -gt 0 ] || appends=("")
+do_testbed=0 do_debug=0
+for k in $compare_kernels; do
+	case "$k" in
+	testbed) do_testbed=1 ;;
+	debug) do_debug=1 ;;
+	*) printf -- '--compare wants testbed and/or debug, not %s\n' "$k" >&2; usage 2 ;;
+	esac
+done
+[ "$do_debug" = 1 ] || debug_tests=none
+for f in "$k_unpatched" "$k_testbed" "$k_debug"; do
+	[ -z "$f" ] || [ -f "$f" ] || die "kernel $f not found"
+done
 
 workdir=${workdir:-$(pwd)/vm-run/liburing}
 mkdir -p "$workdir"
@@ -341,18 +363,22 @@ esac
 
 # ---- 3. kernels ----
 # build_kernel VAR WHAT BUILD-OPTION...: the bzImage's path into VAR
+# (unless one was given)
 build_kernel() {
 	local var=$1 what=$2 path
 	shift 2
+	if [ -n "${!var}" ]; then
+		msg "kernel: $what: ${!var} (given)"
+		return 0
+	fi
 	step_begin
 	msg "kernel: $what"
 	path=$("$top_srcdir/kernel/build.sh" "$@") || die "building the $what kernel failed"
 	step_end "kernel $what"
 	printf -v "$var" '%s' "$path"
 }
-k_unpatched='' k_testbed='' k_debug=''
 build_kernel k_unpatched unpatched --unpatched
-build_kernel k_testbed testbed
+[ "$do_testbed" = 0 ] || build_kernel k_testbed testbed
 if [ ${#debug_sel[@]} -gt 0 ]; then
 	build_kernel k_debug debug --debug
 fi
@@ -541,9 +567,11 @@ run_baseline baseline unpatched "$k_unpatched" "$timeout" "${normal_tests[@]}"
 step_end "suite on unpatched (${#normal_tests[@]}x, ${timeout}s)"
 load_results "$baseline"
 check_vm unpatched "$baseline"
-for app in "${appends[@]}"; do
-	run_against "$baseline" testbed "$k_testbed" "$timeout" "$app" "${normal_tests[@]}"
-done
+if [ "$do_testbed" = 1 ]; then
+	for app in "${appends[@]}"; do
+		run_against "$baseline" testbed "$k_testbed" "$timeout" "$app" "${normal_tests[@]}"
+	done
+fi
 # The debug kernel is held to the same expectation: the unpatched kernel's
 # results (without KASAN and lockdep: what mainline does, not how fast).
 if [ ${#debug_sel[@]} -gt 0 ]; then
