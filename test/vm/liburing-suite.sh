@@ -400,17 +400,18 @@ run_suite() {
 		--builddir "$lib_build/test" --list "$dir/list" --workdir "$dir/vm" \
 		--timeout "$tmo" --total-timeout "$total" --allow-skip --quiet \
 		${app:+--append "$app"} \
-		--results "$dir/results.tsv" --output-dir "$dir/out" >"$dir/run.log" 2>&1 ||
+		--results "$dir/results.tsv" --output-dir "$dir/out" >"$dir/run.log" 2> >(tee "$dir/progress.log" >&2) ||
 		true
 	[ -f "$dir/results.tsv" ] || {
-		tail -n 30 "$dir/run.log" >&2
+		tail -n 30 "$dir/progress.log" "$dir/run.log" >&2
 		die "the $label run produced no results (log: $dir/run.log)"
 	}
 	msg "$label: $(tail -n 1 "$dir/run.log") in $(awk '/^VM run: / { print $3 }' "$dir/run.log" | tr -d ';')"
 }
 
-# The unpatched kernels' results are cached: they change only with the
-# kernel, the build of the tests, the list, the timeout and the runner.
+# The unpatched kernel's results are cached: they change only with the
+# kernel, the build of the tests, the list, the timeout and the VM's /init
+# (run.sh's own changes are about reporting; --fresh-baseline if not).
 # run_baseline VAR LABEL KERNEL TIMEOUT TEST...: the results' directory into VAR
 run_baseline() {
 	local var=$1 label=$2 kernel=$3 tmo=$4 key dir
@@ -419,7 +420,7 @@ run_baseline() {
 		{
 			printf '%s\n%s\n%s\n' "$kernel" "$lib_build" "$tmo"
 			printf '%s\n' "$@"
-			cat "$script_dir/run.sh" "$script_dir/init"
+			cat "$script_dir/init"
 		} | sha256sum | cut -c1-16
 	)
 	dir=$lib_cache/baseline-$label-$key

@@ -32,7 +32,8 @@
 #                        problems of the VM itself as name '(vm)'
 #   --output-dir DIR     write each program's output to DIR/<name>.out
 #   --quiet              print no program output and no table, only the
-#                        closing lines (for callers that report themselves)
+#                        closing lines (for callers that report themselves);
+#                        progress: what fails, and a status line every 30 s
 #
 # Program names are paths relative to the builddir (test/kmbuf-register,
 # examples/kmbuf-demo) or absolute. Libtool wrapper scripts are resolved to
@@ -343,13 +344,18 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 	if [ "$n" -gt "$shown" ]; then
 		normalize "$log" | grep -a '^KMBUF-RESULT ' | sed -n "$((shown + 1)),${n}p" |
 			while read -r _ name rc secs; do
+				# --quiet: only what did not pass or skip
+				if [ "$quiet" = 1 ] && { [ "$rc" = 0 ] || [ "$rc" = 77 ]; }; then
+					continue
+				fi
 				printf '[%s] %4ds  %-8s %s (%s)\n' "$label" "$(($(date +%s) - t0))" \
 					"$(case "$rc" in 0) echo ok ;; 77) echo SKIP ;; timeout) echo TIMEOUT ;; *) echo "FAIL($rc)" ;; esac)" \
 					"$name" "$secs" >&2
 			done
 		shown=$n
-		last=$(date +%s)
-	elif [ $(($(date +%s) - last)) -ge 30 ]; then
+		[ "$quiet" = 1 ] || last=$(date +%s)
+	fi
+	if [ $(($(date +%s) - last)) -ge 30 ]; then
 		last=$(date +%s)
 		cur=$(normalize "$log" | grep -a '^KMBUF-START ' | tail -n 1 | cut -d' ' -f2)
 		if grep -q 'KMBUF-BOOTED' "$log"; then
