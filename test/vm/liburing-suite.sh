@@ -625,6 +625,13 @@ if [ ${#flaky_rows[@]} -gt 0 ]; then
 	done
 fi
 
+show_output() {
+	if [ -s "$1" ]; then
+		cat "$1"
+	else
+		echo "(no output)"
+	fi
+}
 if [ ${#regressions[@]} -gt 0 ]; then
 	echo
 	echo "---- REGRESSIONS: differ from the unpatched kernel, twice ----"
@@ -635,9 +642,9 @@ if [ ${#regressions[@]} -gt 0 ]; then
 			[ "$rn" = "$n" ] || continue
 			printf '\n==== %s on %s: %s ====\n' "$t" "$n" "$what"
 			printf -- '-- output on the testbed kernel:\n'
-			cat "$rt/out/$t.out" 2>/dev/null || echo "(none)"
+			show_output "$rt/out/$t.out"
 			printf -- '-- output on the unpatched kernel (%s):\n' "$(result_of "$rb" "$t")"
-			cat "$rb/out/$t.out" 2>/dev/null || echo "(none)"
+			show_output "$rb/out/$t.out"
 		done
 	done
 fi
