@@ -5,9 +5,13 @@
 # linux-source-6.12 tarball plus the series in kernel/patches/ (which creates
 # the test driver; kernel/testdrv/ holds the copy the tests include).
 #
-# Usage: kernel/build.sh [--debug] [--cache-dir DIR] [--jobs N] [--force]
+# Usage: kernel/build.sh [--debug] [--unpatched] [--cache-dir DIR] [--jobs N] [--force]
 #
 #   --debug          also merge kernel/config/debug.config (KASAN, lockdep, ...)
+#   --unpatched      the same tarball and config without the series (no patches,
+#                    no test driver): the mainline reference that liburing's
+#                    suite is compared against; built from the pristine source
+#                    in its own build directory
 #   --cache-dir DIR  where sources, build trees and finished kernels are kept
 #                    (default: $KMBUF_CACHE_DIR, else
 #                    ${XDG_CACHE_HOME:-$HOME/.cache}/liburing-kmbuf)
@@ -35,6 +39,7 @@ testdrv_dir="$script_dir/testdrv"
 config_dir="$script_dir/config"
 
 debug=0
+unpatched=0
 force=0
 jobs=${KMBUF_JOBS:-$(nproc)}
 cache_dir=${KMBUF_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/liburing-kmbuf}
@@ -52,6 +57,7 @@ usage() {
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--debug) debug=1 ;;
+	--unpatched) unpatched=1 ;;
 	--force) force=1 ;;
 	--cache-dir) [ $# -ge 2 ] || usage 2; cache_dir=$2; shift ;;
 	--cache-dir=*) cache_dir=${1#*=} ;;
@@ -83,17 +89,23 @@ fi
 for f in "${fragments[@]}"; do
 	[ -f "$f" ] || die "config fragment $f is missing"
 done
+if [ "$unpatched" = 1 ]; then
+	case "$variant" in
+	debug) variant="unpatched-debug" ;;
+	*) variant=unpatched ;;
+	esac
+fi
 
 # The patch series, in file-name order (the glob sorts in the C locale);
 # 0000 is the cover letter, which carries no diff.
 patches=()
-if [ -d "$patch_dir" ]; then
+testdrv_files=()
+if [ "$unpatched" = 0 ] && [ -d "$patch_dir" ]; then
 	while IFS= read -r p; do
 		patches+=("$p")
 	done < <(LC_ALL=C find "$patch_dir" -maxdepth 1 -name '*.patch' ! -name '0000-*' -type f | LC_ALL=C sort)
 fi
-testdrv_files=()
-if [ -d "$testdrv_dir" ]; then
+if [ "$unpatched" = 0 ] && [ -d "$testdrv_dir" ]; then
 	while IFS= read -r f; do
 		testdrv_files+=("$f")
 	done < <(cd "$testdrv_dir" && LC_ALL=C find . -type f | LC_ALL=C sort)
@@ -236,13 +248,18 @@ if [ ! -f "$pristine/.kmbuf-extracted" ]; then
 fi
 
 # ---- 2. patched tree: pristine hard-linked, patched files replaced ----
+# (--unpatched builds the pristine source itself, with its own O= directory,
+# and leaves the patched tree as it is.)
 # GNU patch writes a new file and renames it over the old one, so patching
 # never modifies the pristine copy through a hard link. Files that a previous
 # series touched are restored with a fresh mtime, so incremental builds in
 # the persistent O= directories notice both added and removed changes.
 tree="$src_base/tree"
 touched="$tree/.kmbuf-touched"
-if [ ! -f "$tree/.kmbuf-linked" ]; then
+if [ "$unpatched" = 1 ]; then
+	tree=$pristine
+	msg "building the unpatched source (no series, no test driver)"
+elif [ ! -f "$tree/.kmbuf-linked" ]; then
 	msg "creating the patch tree (hard links to the pristine source)"
 	rm -rf "$tree"
 	cp -al "$pristine" "$tree"
@@ -258,7 +275,7 @@ patch_files() {
 	' "$1" | sed -e 's/\t.*//' -e '/^\/dev\/null$/d' -e 's|^[^/]*/||' | sort -u
 }
 
-if [ "$(cat "$tree/.kmbuf-series" 2>/dev/null || true)" != "$series_key" ]; then
+if [ "$unpatched" = 0 ] && [ "$(cat "$tree/.kmbuf-series" 2>/dev/null || true)" != "$series_key" ]; then
 	rm -f "$tree/.kmbuf-series"
 	if [ -s "$touched" ]; then
 		msg "resetting $(sort -u "$touched" | wc -l) files touched by the previous series"
@@ -309,11 +326,29 @@ run_logged "olddefconfig" "$log" "${kmake[@]}" olddefconfig
 # Every option a fragment asks for must be in the final .config: Kconfig
 # silently drops options whose dependencies are missing, and a dropped option
 # is how tests end up skipping.
+# Without the series, the options that only the series defines (the test
+# driver's) cannot be set: they are left out of the check, by name.
+series_only=()
+if [ "$unpatched" = 1 ]; then
+	while IFS= read -r sym; do
+		if ! grep -rqE --include='Kconfig*' "^[[:space:]]*(menu)?config ${sym#CONFIG_}\$" "$tree"; then
+			series_only+=("$sym")
+		fi
+	done < <(cat "${fragments[@]}" | sed -n -E 's/^(CONFIG_[A-Za-z0-9_]+)=.*/\1/p')
+fi
+is_series_only() {
+	local s
+	for s in ${series_only[@]+"${series_only[@]}"}; do
+		[ "$s" != "$1" ] || return 0
+	done
+	return 1
+}
 missing=()
 while IFS= read -r line; do
 	case "$line" in
 	CONFIG_*=*)
 		sym=${line%%=*}
+		is_series_only "$sym" && continue
 		if ! grep -qxF -- "$line" "$build_dir/.config"; then
 			got=$(grep -E "^$sym=|^# $sym is not set" "$build_dir/.config" || true)
 			missing+=("$line (got: ${got:-absent})")
@@ -335,7 +370,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	done
 	die "${#missing[@]} config option(s) dropped; fix kernel/config/*.config or the series (a missing Kconfig hook?)"
 fi
-msg "all $(cat "${fragments[@]}" | grep -c -E '^CONFIG_|^# CONFIG_.* is not set') requested options are set"
+if [ ${#series_only[@]} -gt 0 ]; then
+	msg "left out, defined only by the series: ${series_only[*]}"
+fi
+msg "all $(($(cat "${fragments[@]}" | grep -c -E '^CONFIG_|^# CONFIG_.* is not set') - ${#series_only[@]})) requested options are set"
 
 # ---- 4. build ----
 msg "building bzImage with -j$jobs (log: $log)"

@@ -19,12 +19,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${KMBUF_BUILD_DIR:-$top/build}
 jobs=$(nproc)
 
-# Library build, unit tests, man lint, the clang header check, and the
-# testbed kernel + VM.
+# Library build, unit tests, man lint, the clang header check, the testbed
+# kernel + VM, and (dpkg-dev: apt-get source) liburing's test suite in the VM.
 packages="autoconf automake libtool pkg-config gcc g++ make libc6-dev
 	liburing-dev libcmocka-dev mandoc clang
 	linux-source-6.12 xz-utils patch flex bison bc libelf-dev libssl-dev
-	qemu-system-x86 busybox-static cpio"
+	qemu-system-x86 busybox-static cpio
+	dpkg-dev"
 
 # tools/run.sh deb: dpkg-buildpackage, debian/control's Build-Depends, lintian,
 # and what debian/tests/control's test depends on.
@@ -238,7 +239,7 @@ test)
 	make -C "$build" -j"$jobs" --no-print-directory check || status=$?
 	summarize
 	[ "$status" = 0 ] || { echo "host suite failed; see $build/test-suite.log" >&2; exit "$status"; }
-	say "VM suite: the testbed kernel under QEMU"
+	say "VM suite: the testbed kernel under QEMU, then liburing's suite vs an unpatched kernel"
 	make -C "$build" --no-print-directory vmcheck ;;
 deb)
 	case ${2:-} in

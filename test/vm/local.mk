@@ -2,9 +2,15 @@
 # The testbed VM: the test suite, the examples and the benchmarks run inside
 # QEMU on the kernel that kernel/build.sh builds (see test/vm/run.sh).
 #
-#   make vmcheck   every compiled test (the check_PROGRAMS in TESTS: feature
+#   make vmcheck   vmcheck-kmbuf, then vmcheck-liburing; fails if either does
+#   make vmcheck-kmbuf
+#                  every compiled test (the check_PROGRAMS in TESTS: feature
 #                  and unit tests; the host-only check scripts stay out) on
 #                  the debug kernel (KASAN, lockdep)
+#   make vmcheck-liburing
+#                  liburing's own test suite (Debian's liburing source) on
+#                  the testbed kernels, against an unpatched kernel of the
+#                  same tarball and config (test/vm/liburing-suite.sh)
 #   make demo      the programs in examples/ (on this machine's kernel if it
 #                  already has the ABI, else in the VM on the testbed kernel)
 #   make bench     the benchmark programs, in the VM on the testbed kernel
@@ -13,10 +19,16 @@
 #   make vmcheck VM_RUN_FLAGS='--timeout 600'
 #   make vmcheck VM_RUN_FLAGS='--kernel /path/to/bzImage'
 #   make vmcheck VM_RUN_FLAGS=--no-debug   (quicker: the non-debug kernel)
+# and options for test/vm/liburing-suite.sh in LIBURING_SUITE_FLAGS, e.g.
+#   make vmcheck-liburing LIBURING_SUITE_FLAGS='--tests "msg-ring nop"'
+#   make vmcheck-liburing LIBURING_SUITE_FLAGS='--debug-tests none'
 
 EXTRA_DIST += \
 	test/vm/run.sh \
 	test/vm/init \
+	test/vm/liburing-suite.sh \
+	test/vm/liburing-suite.notes \
+	test/vm/liburing-debug.list \
 	test/vm/README.md \
 	kernel \
 	tools/run.sh
@@ -24,6 +36,9 @@ EXTRA_DIST += \
 VM_RUN_FLAGS =
 VM_RUN = $(top_srcdir)/test/vm/run.sh \
 	--builddir $(abs_top_builddir) --srcdir $(abs_top_srcdir)
+LIBURING_SUITE_FLAGS =
+LIBURING_SUITE = $(top_srcdir)/test/vm/liburing-suite.sh \
+	--workdir $(abs_top_builddir)/vm-run/liburing
 
 # Discovered from the build: examples/ programs are demos, except the ones
 # named *bench*, which (with bench/ programs) are the benchmarks.
@@ -33,10 +48,19 @@ vm_demo_programs = $(filter-out %bench%,$(filter examples/%,$(vm_all_programs)))
 vm_bench_programs = $(filter bench/% examples/%bench%,$(vm_all_programs))
 
 vmcheck:
+	@status=0; \
+	$(MAKE) $(AM_MAKEFLAGS) vmcheck-kmbuf || status=1; \
+	$(MAKE) $(AM_MAKEFLAGS) vmcheck-liburing || status=1; \
+	exit $$status
+
+vmcheck-kmbuf:
 	@$(MAKE) $(AM_MAKEFLAGS) $(check_PROGRAMS)
 	@$(MKDIR_P) test/vm
 	@printf '%s\n' $(vm_check_programs) >test/vm/vmcheck.list
 	$(VM_RUN) --debug --label vmcheck --list test/vm/vmcheck.list $(VM_RUN_FLAGS)
+
+vmcheck-liburing:
+	$(LIBURING_SUITE) $(LIBURING_SUITE_FLAGS)
 
 demo:
 	@if test -z '$(strip $(vm_demo_programs))'; then \
@@ -55,4 +79,4 @@ bench:
 	$(VM_RUN) --label bench --show-output $(VM_RUN_FLAGS) $(vm_bench_programs)
 
 CLEANFILES += test/vm/vmcheck.list
-.PHONY: vmcheck demo bench
+.PHONY: vmcheck vmcheck-kmbuf vmcheck-liburing demo bench

@@ -26,6 +26,14 @@
 #                        the VM only otherwise
 #   --allow-skip         exit code 77 is a skip, not a failure (default: a
 #                        failure: the testbed kernel must support everything)
+#   --append ARGS        more kernel command line (e.g. a generation switch)
+#   --results FILE       write one line per program: name, result (PASS, SKIP,
+#                        FAIL, TIMEOUT, MISSING), seconds, note (tab-separated);
+#                        problems of the VM itself as name '(vm)'
+#   --output-dir DIR     write each program's output to DIR/<name>.out
+#   --quiet              print no program output and no table, only the
+#                        closing lines (for callers that report themselves);
+#                        progress: what fails, and a status line every 30 s
 #
 # Program names are paths relative to the builddir (test/kmbuf-register,
 # examples/kmbuf-demo) or absolute. Libtool wrapper scripts are resolved to
@@ -59,6 +67,10 @@ total_timeout=
 show_output=0
 prefer_host=0
 allow_skip=0
+append=
+results_file=
+output_dir=
+quiet=0
 programs=()
 
 msg() { printf '[%s] %s\n' "$label" "$*" >&2; }
@@ -98,6 +110,10 @@ while [ $# -gt 0 ]; do
 	--show-output) show_output=1 ;;
 	--prefer-host) prefer_host=1 ;;
 	--allow-skip) allow_skip=1 ;;
+	--append) need_arg $#; append=$2; shift ;;
+	--results) need_arg $#; results_file=$2; shift ;;
+	--output-dir) need_arg $#; output_dir=$2; shift ;;
+	--quiet) quiet=1 ;;
 	-h|--help) usage 0 ;;
 	--) shift; programs+=("$@"); break ;;
 	-*) printf 'unknown option: %s\n' "$1" >&2; usage 2 ;;
@@ -294,14 +310,14 @@ head -c 64M /dev/urandom >"$nvme"
 # ---- boot ----
 log=$workdir/console.log
 : >"$log"
-msg "booting $kernel (timeout ${timeout}s per program, ${total_timeout}s in all)"
+msg "booting $kernel${append:+ ($append)} (timeout ${timeout}s per program, ${total_timeout}s in all)"
 msg "console log: $log"
 t0=$(date +%s)
 qemu_rc=0
 timeout -k 10 "$total_timeout" qemu-system-x86_64 \
 	-accel tcg -m 2G -smp 2 -nographic -no-reboot \
 	-kernel "$kernel" -initrd "$initramfs" \
-	-append "console=ttyS0 ignore_loglevel panic=-1 rdinit=/init" \
+	-append "console=ttyS0 ignore_loglevel panic=-1 rdinit=/init${append:+ $append}" \
 	-drive "file=$nvme,if=none,id=nvm,format=raw" \
 	-device nvme,serial=kmbuf0,drive=nvm \
 	</dev/null >"$log" 2>&1 &
@@ -313,8 +329,10 @@ trap 'exit 143' TERM HUP
 
 # The console log without CRs, each KMBUF- marker at the start of a line
 # (a program's output need not end with a newline).
+# Bytes, not characters: a program may print binary data (LC_ALL=C, no NULs).
 normalize() {
-	tr -d '\r' <"$1" | sed -E 's/(.)(KMBUF-(BOOTED|START|RESULT|DONE)( |$))/\1\n\2/'
+	LC_ALL=C tr -d '\r\000' <"$1" |
+		LC_ALL=C sed -E 's/(.)(KMBUF-(BOOTED|START|RESULT|DONE)( |$))/\1\n\2/'
 }
 
 # Progress: a line per finished program, and one every 30 s while waiting.
@@ -324,17 +342,22 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 	sleep 2
 	n=$(normalize "$log" | grep -c '^KMBUF-RESULT ' || true)
 	if [ "$n" -gt "$shown" ]; then
-		normalize "$log" | grep '^KMBUF-RESULT ' | sed -n "$((shown + 1)),${n}p" |
+		normalize "$log" | grep -a '^KMBUF-RESULT ' | sed -n "$((shown + 1)),${n}p" |
 			while read -r _ name rc secs; do
+				# --quiet: only what did not pass or skip
+				if [ "$quiet" = 1 ] && { [ "$rc" = 0 ] || [ "$rc" = 77 ]; }; then
+					continue
+				fi
 				printf '[%s] %4ds  %-8s %s (%s)\n' "$label" "$(($(date +%s) - t0))" \
 					"$(case "$rc" in 0) echo ok ;; 77) echo SKIP ;; timeout) echo TIMEOUT ;; *) echo "FAIL($rc)" ;; esac)" \
 					"$name" "$secs" >&2
 			done
 		shown=$n
+		[ "$quiet" = 1 ] || last=$(date +%s)
+	fi
+	if [ $(($(date +%s) - last)) -ge 30 ]; then
 		last=$(date +%s)
-	elif [ $(($(date +%s) - last)) -ge 30 ]; then
-		last=$(date +%s)
-		cur=$(normalize "$log" | grep '^KMBUF-START ' | tail -n 1 | cut -d' ' -f2)
+		cur=$(normalize "$log" | grep -a '^KMBUF-START ' | tail -n 1 | cut -d' ' -f2)
 		if grep -q 'KMBUF-BOOTED' "$log"; then
 			msg "$((last - t0))s: $shown/${#names[@]} done${cur:+, running $cur}"
 		else
@@ -390,7 +413,7 @@ while read -r _ name rc t; do
 	*) result[$name]=FAIL; note[$name]="exit $rc" ;;
 	esac
 	secs[$name]=$t
-done < <(grep '^KMBUF-RESULT ' "$clean")
+done < <(grep -a '^KMBUF-RESULT ' "$clean")
 
 orphan_reports=0
 while IFS=$(printf '\t') read -r who what; do
@@ -415,24 +438,44 @@ program_output() {
 		on' "$clean"
 }
 
+if [ -n "$output_dir" ]; then
+	mkdir -p "$output_dir"
+	for name in "${names[@]}"; do
+		mkdir -p "$(dirname "$output_dir/$name.out")"
+		program_output "$name" >"$output_dir/$name.out"
+	done
+fi
+
 passed=0 failed=0 skipped=0
+if [ "$quiet" = 0 ]; then
+	for name in "${names[@]}"; do
+		r=${result[$name]}
+		if [ "$show_output" = 1 ] || [ "$r" != PASS ]; then
+			out=$(program_output "$name")
+			if [ "$r" = PASS ]; then
+				# a passing program's output without the kernel's chatter
+				out=$(printf '%s\n' "$out" | grep -a -v -E '^\[ *[0-9]+\.[0-9]+\] ' || true)
+			fi
+			if [ -n "$out" ]; then
+				printf '\n==== %s: %s ====\n%s\n' "$name" "$r" "$out"
+			fi
+		fi
+	done
+	printf '\n%-8s %6s  %s\n' RESULT TIME PROGRAM
+fi
+results_tmp=
+if [ -n "$results_file" ]; then
+	results_tmp=$results_file.tmp
+	: >"$results_tmp"
+fi
 for name in "${names[@]}"; do
 	r=${result[$name]}
-	if [ "$show_output" = 1 ] || [ "$r" != PASS ]; then
-		out=$(program_output "$name")
-		if [ "$r" = PASS ]; then
-			# a passing program's output without the kernel's chatter
-			out=$(printf '%s\n' "$out" | grep -v -E '^\[ *[0-9]+\.[0-9]+\] ' || true)
-		fi
-		if [ -n "$out" ]; then
-			printf '\n==== %s: %s ====\n%s\n' "$name" "$r" "$out"
-		fi
+	if [ "$quiet" = 0 ]; then
+		printf '%-8s %6s  %s%s\n' "$r" "${secs[$name]}" "$name" "${note[$name]:+  ($(printf '%s' "${note[$name]}" | cut -c1-100))}"
 	fi
-done
-printf '\n%-8s %6s  %s\n' RESULT TIME PROGRAM
-for name in "${names[@]}"; do
-	r=${result[$name]}
-	printf '%-8s %6s  %s%s\n' "$r" "${secs[$name]}" "$name" "${note[$name]:+  ($(printf '%s' "${note[$name]}" | cut -c1-100))}"
+	if [ -n "$results_tmp" ]; then
+		printf '%s\t%s\t%s\t%s\n' "$name" "$r" "${secs[$name]}" "${note[$name]}" >>"$results_tmp"
+	fi
 	case "$r" in
 	PASS) passed=$((passed + 1)) ;;
 	SKIP) skipped=$((skipped + 1)) ;;
@@ -442,8 +485,14 @@ done
 
 for p in ${problems[@]+"${problems[@]}"}; do
 	printf '%-8s %6s  %s\n' FAIL - "(vm) $p"
+	if [ -n "$results_tmp" ]; then
+		printf '(vm)\tFAIL\t-\t%s\n' "$p" >>"$results_tmp"
+	fi
 	failed=$((failed + 1))
 done
+if [ -n "$results_tmp" ]; then
+	mv "$results_tmp" "$results_file"
+fi
 
 printf '\nVM run: %ds; console log: %s\n' "$run_time" "$log"
 if [ -s "$workdir/kernel-reports.txt" ]; then
