@@ -18,8 +18,10 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
 #include "kmbuf_testdrv.h"
@@ -96,6 +98,33 @@ static void kmbuf_test_write_pattern(u8 *p, u32 len, u32 seed)
 		p[i] = kmbuf_test_pattern(seed, i);
 }
 
+/*
+ * The copy source of KMBUF_TEST_F_COPY and MEMCPY: pattern seed 0, made on
+ * first use and kept (the driver is built in). Whoever loses the race to
+ * install it frees its own copy.
+ */
+static const u8 *kmbuf_test_copy_src;
+
+static const u8 *kmbuf_test_get_copy_src(void)
+{
+	/* pairs with the cmpxchg_release(): the pattern is there when seen */
+	const u8 *src = smp_load_acquire(&kmbuf_test_copy_src);
+	u8 *p;
+
+	if (src)
+		return src;
+	p = vmalloc(KMBUF_TEST_COPY_MAX);
+	if (!p)
+		return NULL;
+	kmbuf_test_write_pattern(p, KMBUF_TEST_COPY_MAX, 0);
+	src = cmpxchg_release(&kmbuf_test_copy_src, NULL, p);
+	if (src) {
+		vfree(p);
+		return src;
+	}
+	return p;
+}
+
 static int kmbuf_test_fill(struct io_uring_cmd *cmd,
 			   const struct kmbuf_test_cmd *c,
 			   unsigned int issue_flags)
@@ -105,8 +134,17 @@ static int kmbuf_test_fill(struct io_uring_cmd *cmd,
 	u32 len;
 	int ret;
 
-	if (c->flags & ~KMBUF_TEST_F_SLOW)
+	const u8 *src = NULL;
+
+	if (c->flags & ~(KMBUF_TEST_F_SLOW | KMBUF_TEST_F_COPY))
 		return -EINVAL;
+	if (c->flags & KMBUF_TEST_F_COPY) {
+		if (c->len > KMBUF_TEST_COPY_MAX)
+			return -EINVAL;
+		src = kmbuf_test_get_copy_src();
+		if (!src)
+			return -ENOMEM;
+	}
 	ret = io_uring_kmbuf_select(cmd, c->bgid, &sel, issue_flags);
 	if (ret)
 		return ret;
@@ -115,7 +153,10 @@ static int kmbuf_test_fill(struct io_uring_cmd *cmd,
 	if (c->flags & KMBUF_TEST_F_SLOW)
 		msleep(20);
 	len = min3(c->len, sel.len, (u32)MAX_RW_COUNT);
-	kmbuf_test_write_pattern(sel.kaddr, len, c->seed);
+	if (src)
+		memcpy(sel.kaddr, src, len);
+	else
+		kmbuf_test_write_pattern(sel.kaddr, len, c->seed);
 	bid = sel.bid;
 	io_uring_kmbuf_release(&sel);
 
@@ -549,6 +590,41 @@ static int kmbuf_test_bvec_check(struct io_uring_cmd *cmd,
 	return ret;
 }
 
+/*
+ * The floor of FILL with KMBUF_TEST_F_COPY: the same memcpy() from the same
+ * source, into a kernel buffer instead of a ring buffer, timed here so that
+ * no syscall or completion is part of it.
+ */
+static int kmbuf_test_memcpy(const struct kmbuf_test_cmd *c)
+{
+	const u8 *src;
+	u64 start, ns;
+	u32 i;
+	u8 *dst;
+
+	if (!c->len || c->len > KMBUF_TEST_COPY_MAX || !c->seed)
+		return -EINVAL;
+	src = kmbuf_test_get_copy_src();
+	if (!src)
+		return -ENOMEM;
+	dst = kvmalloc(c->len, GFP_KERNEL);
+	if (!dst)
+		return -ENOMEM;
+	/* fault the destination in, as a ring buffer already is */
+	memset(dst, 0, c->len);
+
+	start = ktime_get_ns();
+	for (i = 0; i < c->seed; i++) {
+		memcpy(dst, src, c->len);
+		/* keep the compiler from merging the copies */
+		barrier_data(dst);
+		cond_resched();
+	}
+	ns = ktime_get_ns() - start;
+	kvfree(dst);
+	return ns > INT_MAX ? -EOVERFLOW : (int)ns;
+}
+
 static int kmbuf_test_uring_cmd(struct io_uring_cmd *cmd,
 				unsigned int issue_flags)
 {
@@ -602,6 +678,10 @@ static int kmbuf_test_uring_cmd(struct io_uring_cmd *cmd,
 		return kmbuf_test_bvec_check(cmd, &c);
 	case KMBUF_TEST_CMD_BVEC_RELEASED:
 		return atomic_read(&kmbuf_test_bvecs_released);
+	case KMBUF_TEST_CMD_NOP:
+		return 0;
+	case KMBUF_TEST_CMD_MEMCPY:
+		return kmbuf_test_memcpy(&c);
 	default:
 		return -EINVAL;
 	}

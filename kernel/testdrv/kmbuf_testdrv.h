@@ -93,10 +93,28 @@ enum kmbuf_test_op {
 	KMBUF_TEST_CMD_BVEC_CHECK	= 15,
 	/* res = how many bvec buffers have been released since boot */
 	KMBUF_TEST_CMD_BVEC_RELEASED	= 16,
+
+	/*
+	 * For benchmarks, the limits the data paths are measured against.
+	 * NOP completes at once with res 0: the cost of a uring_cmd round
+	 * trip. MEMCPY copies len bytes (1 .. 4 MiB) from the driver's copy
+	 * source (see KMBUF_TEST_F_COPY) into a kernel buffer, seed times
+	 * (at least once): res = the nanoseconds all copies took, -EOVERFLOW
+	 * if that exceeds INT_MAX, -EINVAL for a bad len or count, -ENOMEM.
+	 */
+	KMBUF_TEST_CMD_NOP		= 17,
+	KMBUF_TEST_CMD_MEMCPY		= 18,
 };
 
 /* kmbuf_test_cmd.flags */
 #define KMBUF_TEST_F_SLOW	(1U << 0)	/* FILL only */
+/*
+ * FILL only: copy the payload from the driver's copy source, which holds
+ * kmbuf_test_pattern(0, i), instead of computing it (len <= 4 MiB).
+ */
+#define KMBUF_TEST_F_COPY	(1U << 1)
+/* the most MEMCPY and a FILL with KMBUF_TEST_F_COPY copy at once */
+#define KMBUF_TEST_COPY_MAX	(4U << 20)
 
 /* REG_BVEC direction mask, in kmbuf_test_cmd.bid */
 #define KMBUF_TEST_BUF_DEST	(1U << 0)	/* READ_FIXED may fill it */
