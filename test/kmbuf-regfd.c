@@ -63,15 +63,17 @@ static void test_library(void)
 /* The kernel side: the kmbuf opcodes through the registered index. */
 static void test_raw_index(void)
 {
-	const unsigned int op_reg = IO_URING_KMBUF_REGISTER_OP |
-				    IO_URING_KMBUF_USE_REGISTERED_RING;
-	const unsigned int op_unreg = IO_URING_KMBUF_UNREGISTER_OP |
-				      IO_URING_KMBUF_USE_REGISTERED_RING;
+	/* the running generation's opcodes and flags (kmbuf.abi=) */
+	const unsigned int op_reg = t_kmbuf_gen()->reg_op |
+				    T_REGISTER_USE_REGISTERED_RING;
+	const unsigned int op_unreg = t_kmbuf_gen()->unreg_op |
+				      T_REGISTER_USE_REGISTERED_RING;
 	struct io_uring_kmbuf_reg reg;
 	struct io_uring_kmbuf kb;
 	int ret;
 
 	memset(&reg, 0, sizeof(reg));
+	reg.flags = (unsigned short)t_kmbuf_gen()->reg_flags;
 	reg.buf_size = page;
 	reg.ring_entries = 4;
 	reg.bgid = 5;
