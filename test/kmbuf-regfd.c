@@ -93,6 +93,7 @@ static void test_raw_index(void)
 		data_round(&kb, 3000);
 		t_expect("munmap", io_uring_munmap_kmbuf(kb.bufs, kb.len), 0);
 	}
+	reg.flags = 0;	/* unregister takes none, in every generation */
 	t_expect("raw unregister through the registered index",
 		 t_sys_register(ring.enter_ring_fd, op_unreg, &reg, 1), 0);
 	t_expect("raw unregister again through the index",

@@ -34,7 +34,13 @@ static struct io_uring_kmbuf_reg mkreg(unsigned int entries,
 /* Drop whatever a wrongly accepted registration left at @bgid. */
 static void cleanup_bgid(unsigned short bgid)
 {
-	io_uring_unregister_kmbuf_ring(&ring, bgid);
+	struct io_uring_kmbuf_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.bgid = bgid;
+	t_sys_unregister_kmbuf(ring.ring_fd, &reg);
+	/* a pbuf ring that a wrong flag made */
+	t_sys_register(ring.ring_fd, T_UNREGISTER_PBUF_RING, &reg, 1);
 }
 
 /* Nothing may be registered at @bgid. */
@@ -42,9 +48,13 @@ static void expect_empty(const char *what, unsigned short bgid)
 {
 	char msg[256];
 
-	snprintf(msg, sizeof(msg), "%s: unregister bgid %u afterwards", what,
-		 bgid);
-	t_expect(msg, io_uring_unregister_kmbuf_ring(&ring, bgid), -ENOENT);
+	struct io_uring_kmbuf_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.bgid = bgid;
+	snprintf(msg, sizeof(msg), "%s: raw unregister of bgid %u afterwards",
+		 what, bgid);
+	t_expect(msg, t_sys_unregister_kmbuf(ring.ring_fd, &reg), -ENOENT);
 }
 
 /* Both the library and the kernel must refuse @reg with @want. */
