@@ -359,6 +359,81 @@ static void check_format_refusal(void)
 	}
 }
 
+/*
+ * The library's batch call must give the kernel's answers in every
+ * generation: the same batches through io_uring_update_dmabuf_buffers(),
+ * on slots whose state check_format_refusal() left known.
+ */
+#ifdef IO_URING_DMABUF_ENTRY_EMPTY
+static struct io_uring_dmabuf_entry lib_entry(char c)
+{
+	struct io_uring_dmabuf_entry e;
+
+	memset(&e, 0, sizeof(e));
+	switch (c) {
+	case 'A':
+	case 'B':
+	case 'X':
+		e.kind = IO_URING_DMABUF_ENTRY_DMABUF;
+		e.target_fd = nvme;
+		e.dmabuf_fd = c == 'A' ? a->dmabuf_fd :
+			      c == 'B' ? b->dmabuf_fd : memfd_bad;
+		break;
+	case 'U':
+		e.kind = IO_URING_DMABUF_ENTRY_USER;
+		e.addr = user;
+		e.len = BUF_SIZE;
+		break;
+	default:
+		e.kind = IO_URING_DMABUF_ENTRY_EMPTY;
+		break;
+	}
+	return e;
+}
+
+static void lib_batch(const char *spec, unsigned int first, const __u64 *tags,
+		      int want, const char *what)
+{
+	struct io_uring_dmabuf_entry e[NR_SLOTS];
+	__u64 posted[NR_SLOTS];
+	unsigned int i, n = (unsigned int)strlen(spec);
+	int ret;
+
+	for (i = 0; i < n; i++)
+		e[i] = lib_entry(spec[i]);
+	ret = io_uring_update_dmabuf_buffers(&ring, first, e, tags, n);
+	t_expect(what, ret, want);
+	if (ret > 0 && ret <= (int)n) {
+		n = apply(spec, first, tags, ret, posted);
+		expect_tags(what, posted, n);
+	} else {
+		expect_tags(what, NULL, 0);
+	}
+	check_slots(what);
+}
+
+static void check_library(void)
+{
+	const __u64 t1[NR_SLOTS] = { 501, 502, 0, 504, 505, 506, 507, 0 };
+	const __u64 t2[] = { 601, 602, 603, 604 };
+	const __u64 t3[] = { 701, 702 };
+
+	lib_batch("UAEBBAUE", 0, t1, NR_SLOTS,
+		  "io_uring_update_dmabuf_buffers() of 8 entries");
+	lib_batch("BAXU", 2, t2, 2,
+		  "io_uring_update_dmabuf_buffers() whose 3rd entry is bad");
+	lib_batch("XA", 0, t3, -EINVAL,
+		  "io_uring_update_dmabuf_buffers() whose 1st entry is bad");
+	lib_batch("EA", 6, NULL, 2,
+		  "io_uring_update_dmabuf_buffers() without tags");
+}
+#else
+static void check_library(void)
+{
+	printf("note: the library has no io_uring_update_dmabuf_buffers(): not checked\n");
+}
+#endif
+
 int main(void)
 {
 	unsigned char *sector;
@@ -405,6 +480,7 @@ int main(void)
 	check_partial();
 	check_first_bad();
 	check_format_refusal();
+	check_library();
 
 	io_uring_queue_exit(&ring);
 	io_uring_udmabuf_free(a);
