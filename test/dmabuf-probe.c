@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /*
  * io_uring_probe_dmabuf(): a stable answer, nothing left behind, and an
- * answer that agrees with what the kernel does on an ordinary ring. Runs
- * on any kernel: a kernel without the feature must be reported as such.
+ * answer that agrees with what the kernel does on an ordinary ring in the
+ * running generation (dmabuf.abi=), whose number the library reports
+ * (io_uring_dmabuf_abi()). Runs on any kernel: a kernel without the
+ * feature must be reported as such.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dmabuf-util.h"
 
@@ -43,13 +46,26 @@ int main(void)
 	t_expect("io_uring_register_dmabuf_table(ring, 1)",
 		 io_uring_register_dmabuf_table(&ring, 1), 0);
 	/*
-	 * The extended format of an empty user-memory slot: a dmabuf-aware
-	 * kernel takes it (one entry), any other refuses the flag.
+	 * An empty slot in each generation's extended format: a kernel that
+	 * speaks that generation takes it (one entry), any other refuses the
+	 * flag. The seed's is flag 1 with an io_uring_reg_buffer (-1/-1, an
+	 * empty iovec), the descriptor generation's flag 2 with an EMPTY
+	 * descriptor (fds 0).
 	 */
-	ret = td_update_raw(ring.ring_fd, 0, IO_URING_DMABUF_F_EXTENDED_UPDATE,
-			    NULL, IO_URING_DMABUF_NO_FD, IO_URING_DMABUF_NO_FD);
-	t_expect("extended update (-1/-1, empty iovec) agrees with the probe",
-		 ret, first ? 1 : -EINVAL);
+	{
+		const int gen = first ? t_dmabuf_gen()->abi : T_DMABUF_ABI_NONE;
+		struct td_regbuf_desc d;
+
+		ret = td_update_raw(ring.ring_fd, 0, 1, NULL, -1, -1);
+		t_expect("seed-format update (flag 1, -1/-1, empty iovec)",
+			 ret, gen == T_DMABUF_ABI_SEED ? 1 : -EINVAL);
+		memset(&d, 0, sizeof(d));
+		d.type = TD_DESC_EMPTY;
+		ret = td_update_desc(ring.ring_fd, 0, 2, &d, 1, NULL);
+		t_expect("descriptor update (flag 2, EMPTY)",
+			 ret, gen == T_DMABUF_ABI_DESC ? 1 : -EINVAL);
+	}
+	t_check_dmabuf_abi(first);
 	/* the library's own register call agrees too */
 	ret = io_uring_register_dmabuf_buffer(&ring, 0, ring.ring_fd,
 					      ring.ring_fd);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,8 +18,10 @@ int td_require_dmabuf(void)
 {
 	int ret = io_uring_probe_dmabuf();
 
-	if (ret == 1)
+	if (ret == 1) {
+		t_dmabuf_gen();	/* prints the mode */
 		return 0;
+	}
 	if (ret == 0)
 		return t_skip("kernel lacks dmabuf registered buffers (io_uring_probe_dmabuf() = 0)");
 	if (ret == -ENOSYS || ret == -EPERM || ret == -EACCES)
@@ -61,37 +64,131 @@ int td_require_udmabuf(size_t size, struct io_uring_udmabuf **ub)
 	return T_EXIT_FAIL;
 }
 
+_Static_assert(sizeof(struct td_update) == 32 &&
+	       offsetof(struct td_update, data) == 8 &&
+	       offsetof(struct td_update, tags) == 16 &&
+	       offsetof(struct td_update, nr) == 24,
+	       "io_uring_rsrc_update2 layout");
+_Static_assert(sizeof(struct td_reg_buffer) == 16 &&
+	       offsetof(struct td_reg_buffer, target_fd) == 8 &&
+	       offsetof(struct td_reg_buffer, dmabuf_fd) == 12,
+	       "io_uring_reg_buffer layout");
+_Static_assert(sizeof(struct td_regbuf_desc) == 80 &&
+	       offsetof(struct td_regbuf_desc, size) == 8 &&
+	       offsetof(struct td_regbuf_desc, uaddr) == 16 &&
+	       offsetof(struct td_regbuf_desc, dmabuf_fd) == 24 &&
+	       offsetof(struct td_regbuf_desc, target_fd) == 28 &&
+	       offsetof(struct td_regbuf_desc, resv) == 32,
+	       "io_uring_regbuf_desc layout");
+
+static int td_send_update(int ring_fd, unsigned int index, unsigned int flags,
+			  const void *data, const __u64 *tags, unsigned int nr)
+{
+	struct td_update up = {
+		.offset = index,
+		.flags = flags,
+		.data = (__u64)(uintptr_t)data,
+		.tags = (__u64)(uintptr_t)tags,
+		.nr = nr,
+	};
+
+	return t_sys_register(ring_fd, T_REGISTER_BUFFERS_UPDATE, &up,
+			      sizeof(up));
+}
+
 int td_update_raw(int ring_fd, unsigned int index, unsigned int flags,
 		  const struct iovec *iov, int target_fd, int dmabuf_fd)
 {
 	struct iovec empty = { .iov_base = NULL, .iov_len = 0 };
-	struct io_uring_dmabuf_reg reg = {
+	struct td_reg_buffer reg = {
 		.iov_uaddr = (__u64)(uintptr_t)(iov ? iov : &empty),
 		.target_fd = target_fd,
 		.dmabuf_fd = dmabuf_fd,
 	};
-	struct io_uring_dmabuf_update up = {
-		.offset = index,
-		.flags = flags,
-		.data = (__u64)(uintptr_t)&reg,
-		.nr = 1,
-	};
 
-	return t_sys_register(ring_fd, IO_URING_DMABUF_UPDATE_OP, &up,
-			      sizeof(up));
+	return td_send_update(ring_fd, index, flags, &reg, NULL, 1);
+}
+
+int td_update_desc(int ring_fd, unsigned int index, unsigned int flags,
+		   const struct td_regbuf_desc *d, unsigned int nr,
+		   const __u64 *tags)
+{
+	return td_send_update(ring_fd, index, flags, d, tags, nr);
+}
+
+int td_update_slots(int ring_fd, unsigned int offset,
+		    const struct td_slot *slots, const __u64 *tags,
+		    unsigned int nr)
+{
+	const struct t_dmabuf_gen *g = t_dmabuf_gen();
+	struct td_regbuf_desc *d = NULL;
+	struct td_reg_buffer *r = NULL;
+	struct iovec *iov = NULL;
+	unsigned int i;
+	int ret;
+
+	if (g->abi == T_DMABUF_ABI_DESC) {
+		d = calloc(nr ? nr : 1, sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		for (i = 0; i < nr; i++) {
+			switch (slots[i].kind) {
+			case TD_EMPTY:
+				d[i].type = TD_DESC_EMPTY;
+				break;
+			case TD_USER:
+				d[i].type = TD_DESC_UADDR;
+				d[i].uaddr = (__u64)(uintptr_t)slots[i].addr;
+				d[i].size = slots[i].len;
+				break;
+			case TD_DMABUF:
+				d[i].type = TD_DESC_DMABUF;
+				d[i].target_fd = slots[i].target_fd;
+				d[i].dmabuf_fd = slots[i].dmabuf_fd;
+				break;
+			}
+		}
+		ret = td_send_update(ring_fd, offset, g->update_flag, d, tags, nr);
+		free(d);
+		return ret;
+	}
+
+	r = calloc(nr ? nr : 1, sizeof(*r));
+	iov = calloc(nr ? nr : 1, sizeof(*iov));
+	if (!r || !iov) {
+		free(r);
+		free(iov);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nr; i++) {
+		r[i].iov_uaddr = (__u64)(uintptr_t)&iov[i];
+		r[i].target_fd = -1;
+		r[i].dmabuf_fd = -1;
+		switch (slots[i].kind) {
+		case TD_EMPTY:
+			break;
+		case TD_USER:
+			iov[i].iov_base = slots[i].addr;
+			iov[i].iov_len = slots[i].len;
+			break;
+		case TD_DMABUF:
+			r[i].target_fd = slots[i].target_fd;
+			r[i].dmabuf_fd = slots[i].dmabuf_fd;
+			break;
+		}
+	}
+	ret = td_send_update(ring_fd, offset, g->update_flag, r, tags, nr);
+	free(r);
+	free(iov);
+	return ret;
 }
 
 int td_update_user(int ring_fd, unsigned int index, void *addr, size_t len)
 {
 	struct iovec iov = { .iov_base = addr, .iov_len = len };
-	struct io_uring_dmabuf_update up = {
-		.offset = index,
-		.data = (__u64)(uintptr_t)&iov,
-		.nr = 1,
-	};
 
-	return t_sys_register(ring_fd, IO_URING_DMABUF_UPDATE_OP, &up,
-			      sizeof(up));
+	/* the plain format of mainline: no flag, an iovec */
+	return td_send_update(ring_fd, index, 0, &iov, NULL, 1);
 }
 
 int td_submit_rw_fixed(struct io_uring *ring, unsigned int op, int fd,
@@ -163,22 +260,14 @@ const char *td_nvme_path(void)
 int td_update_tagged(int ring_fd, unsigned int index, int target_fd,
 		     int dmabuf_fd, __u64 tag)
 {
-	struct iovec empty = { .iov_base = NULL, .iov_len = 0 };
-	struct io_uring_dmabuf_reg reg = {
-		.iov_uaddr = (__u64)(uintptr_t)&empty,
-		.target_fd = target_fd,
-		.dmabuf_fd = dmabuf_fd,
-	};
-	struct io_uring_dmabuf_update up = {
-		.offset = index,
-		.flags = IO_URING_DMABUF_F_EXTENDED_UPDATE,
-		.data = (__u64)(uintptr_t)&reg,
-		.tags = (__u64)(uintptr_t)&tag,
-		.nr = 1,
-	};
+	struct td_slot slot = { .kind = TD_EMPTY };
 
-	return t_sys_register(ring_fd, IO_URING_DMABUF_UPDATE_OP, &up,
-			      sizeof(up));
+	if (target_fd != -1 || dmabuf_fd != -1) {
+		slot.kind = TD_DMABUF;
+		slot.target_fd = target_fd;
+		slot.dmabuf_fd = dmabuf_fd;
+	}
+	return td_update_slots(ring_fd, index, &slot, &tag, 1);
 }
 
 int td_clone_buffers(int dst_fd, int src_fd)
@@ -190,5 +279,5 @@ int td_clone_buffers(int dst_fd, int src_fd)
 		__u32	pad[6];
 	} arg = { .src_fd = (__u32)src_fd };
 
-	return t_sys_register(dst_fd, TD_REGISTER_CLONE_BUFFERS, &arg, 1);
+	return t_sys_register(dst_fd, T_REGISTER_CLONE_BUFFERS, &arg, 1);
 }

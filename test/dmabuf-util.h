@@ -38,12 +38,76 @@ int td_require_nvme(int flags, int *fd);
 int td_require_udmabuf(size_t size, struct io_uring_udmabuf **ub);
 
 /*
- * One raw IORING_REGISTER_BUFFERS_UPDATE with an io_uring_reg_buffer
- * entry: @flags in the update, @iov as the entry's iovec (NULL: an empty
- * one). The kernel's answer, or -errno.
+ * The dmabuf ABI in the tests' own words (doc/abi.md), not the library's:
+ * struct io_uring_rsrc_update2, the seed's 16-byte entry and the
+ * descriptor generation's 80-byte one.
+ */
+struct td_update {
+	__u32		offset;
+	__u32		flags;
+	__aligned_u64	data;
+	__aligned_u64	tags;
+	__u32		nr;
+	__u32		resv2;
+};
+
+/* seed: struct io_uring_reg_buffer; -1/-1 is user memory (the iovec) */
+struct td_reg_buffer {
+	__aligned_u64	iov_uaddr;
+	__s32		target_fd;
+	__s32		dmabuf_fd;
+};
+
+/* desc: struct io_uring_regbuf_desc; no fd is 0, not -1 */
+struct td_regbuf_desc {
+	__u32		type;
+	__u32		flags;
+	__u64		size;
+	__u64		uaddr;
+	__s32		dmabuf_fd;	/* before target_fd, unlike the seed */
+	__s32		target_fd;
+	__u64		resv[6];
+};
+
+enum {
+	TD_DESC_EMPTY	= 0,
+	TD_DESC_UADDR	= 1,
+	TD_DESC_DMABUF	= 2,
+};
+
+/*
+ * What one slot of an update should hold, in no generation's format:
+ * td_update_slots() writes it the running generation's way.
+ */
+struct td_slot {
+	enum { TD_EMPTY, TD_USER, TD_DMABUF } kind;
+	void	*addr;		/* TD_USER */
+	size_t	len;		/* TD_USER */
+	int	target_fd;	/* TD_DMABUF */
+	int	dmabuf_fd;	/* TD_DMABUF */
+};
+
+/*
+ * One IORING_REGISTER_BUFFERS_UPDATE of slots @offset.. with @nr entries
+ * in the running generation's extended format (dmabuf.abi=), @tags NULL
+ * or @nr tags: the kernel's answer (the number applied), or -errno.
+ */
+int td_update_slots(int ring_fd, unsigned int offset,
+		    const struct td_slot *slots, const __u64 *tags,
+		    unsigned int nr);
+
+/*
+ * One raw IORING_REGISTER_BUFFERS_UPDATE with a seed-format entry
+ * (io_uring_reg_buffer): @flags in the update, @iov as the entry's iovec
+ * (NULL: an empty one). The kernel's answer, or -errno.
  */
 int td_update_raw(int ring_fd, unsigned int index, unsigned int flags,
 		  const struct iovec *iov, int target_fd, int dmabuf_fd);
+
+/* The same with @nr descriptors, and @tags (NULL: none). */
+int td_update_desc(int ring_fd, unsigned int index, unsigned int flags,
+		   const struct td_regbuf_desc *d, unsigned int nr,
+		   const __u64 *tags);
 
 /* Put user memory [@addr, @addr + @len) into slot @index (plain update). */
 int td_update_user(int ring_fd, unsigned int index, void *addr, size_t len);
@@ -69,16 +133,15 @@ int td_reap(struct io_uring *ring, __u64 *user_data);
 /* Fill @buf with a pattern of @seed (kmbuf_test_pattern). */
 void td_fill(void *buf, size_t len, unsigned int seed);
 
-/* Not in liburing 2.3's header: mainline 6.12 numbers it 30. */
-#define TD_REGISTER_CLONE_BUFFERS	30
 
 /* The NVMe namespace to use: $KMBUF_TEST_NVME, else TD_NVME_DEV. */
 const char *td_nvme_path(void);
 
 /*
- * One extended IORING_REGISTER_BUFFERS_UPDATE of slot @index with @tag:
- * the dma-buf @dmabuf_fd for @target_fd, or (both -1) an empty slot, for
- * which @tag must be 0. The kernel's answer (1), or -errno.
+ * One extended IORING_REGISTER_BUFFERS_UPDATE of slot @index with @tag,
+ * in the running generation's format: the dma-buf @dmabuf_fd for
+ * @target_fd, or (both -1) an empty slot, for which @tag must be 0. The
+ * kernel's answer (1), or -errno.
  */
 int td_update_tagged(int ring_fd, unsigned int index, int target_fd,
 		     int dmabuf_fd, __u64 tag);

@@ -28,7 +28,9 @@ dmabuf_vm_tests = \
 	test/dmabuf-import \
 	test/dmabuf-cycles \
 	test/dmabuf-stress \
-	test/dmabuf-readonly
+	test/dmabuf-readonly \
+	test/dmabuf-rw \
+	test/dmabuf-batch
 
 check_PROGRAMS += $(dmabuf_vm_tests)
 TESTS += $(dmabuf_vm_tests)
@@ -43,6 +45,10 @@ test_dmabuf_cycles_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_cycles_LDADD = $(DMABUF_TEST_LDADD)
 test_dmabuf_readonly_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_readonly_LDADD = $(DMABUF_TEST_LDADD)
+test_dmabuf_rw_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_rw_LDADD = $(DMABUF_TEST_LDADD)
+test_dmabuf_batch_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_batch_LDADD = $(DMABUF_TEST_LDADD)
 # Threads: tagged updates, clones and ring exits racing fixed I/O.
 test_dmabuf_stress_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_stress_CFLAGS = $(AM_CFLAGS) -pthread

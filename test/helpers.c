@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,6 +86,251 @@ int t_expect_at(const char *file, int line, const char *what, long got,
 	return 0;
 }
 
+/*
+ * Each generation as doc/abi.md describes it and the testbed speaks it.
+ * The flag generation registers through the pbuf opcodes, maps the
+ * buffers at the pbuf offset, and has nothing at the kmbuf offset: like
+ * any offset the kernel does not know, mmap says -ENOMEM there, and so it
+ * does at the pbuf offset of a bgid without a ring (mainline's answer).
+ */
+static const struct t_kmbuf_gen t_kmbuf_gens[] = {
+	{
+		.abi = T_KMBUF_ABI_SEED, .name = "seed",
+		.reg_op = 38, .unreg_op = 39, .reg_flags = 0,
+		.off_base = T_OFF_KMBUF_RING, .off_other = T_OFF_PBUF_RING,
+		.off_missing_err = -EINVAL, .off_other_err = -EINVAL,
+		.overflow_err = -EINVAL,
+		.nr_register_opcodes = 40,
+		.ops_from_31 = 1ull << (35 - 31) | 1ull << (38 - 31) |
+			       1ull << (39 - 31),
+		.has_switch = 1,
+	},
+	{
+		.abi = T_KMBUF_ABI_FUSE, .name = "fuse",
+		.reg_op = 37, .unreg_op = 38, .reg_flags = 0,
+		.off_base = T_OFF_KMBUF_RING, .off_other = T_OFF_PBUF_RING,
+		.off_missing_err = -EINVAL, .off_other_err = -EINVAL,
+		.overflow_err = -E2BIG,
+		.nr_register_opcodes = 39,
+		.ops_from_31 = 1ull << (35 - 31) | 1ull << (37 - 31) |
+			       1ull << (38 - 31),
+		.has_switch = 1,
+	},
+	{
+		.abi = T_KMBUF_ABI_FLAG, .name = "flag",
+		.reg_op = T_REGISTER_PBUF_RING, .unreg_op = T_UNREGISTER_PBUF_RING,
+		.reg_flags = T_PBUF_RING_MMAP | T_PBUF_RING_KERNEL_MANAGED,
+		.off_base = T_OFF_PBUF_RING, .off_other = T_OFF_KMBUF_RING,
+		.off_missing_err = -ENOMEM, .off_other_err = -ENOMEM,
+		.overflow_err = -EINVAL,
+		.nr_register_opcodes = 36,
+		.ops_from_31 = 1ull << (35 - 31),
+		.has_switch = 1,
+	},
+	/* the testbed before the switch: the seed, and no QUERY */
+	{
+		.abi = T_KMBUF_ABI_SEED, .name = "seed",
+		.reg_op = 38, .unreg_op = 39, .reg_flags = 0,
+		.off_base = T_OFF_KMBUF_RING, .off_other = T_OFF_PBUF_RING,
+		.off_missing_err = -EINVAL, .off_other_err = -EINVAL,
+		.overflow_err = -EINVAL,
+		.nr_register_opcodes = 0,
+		.ops_from_31 = 1ull << (38 - 31) | 1ull << (39 - 31),
+		.has_switch = 0,
+	},
+};
+
+static const struct t_dmabuf_gen t_dmabuf_gens[] = {
+	{
+		.abi = T_DMABUF_ABI_SEED, .name = "seed",
+		.update_flag = 1, .other_flag = 2, .entry_size = 16,
+		.has_switch = 1,
+	},
+	{
+		.abi = T_DMABUF_ABI_DESC, .name = "desc",
+		.update_flag = 2, .other_flag = 1, .entry_size = 80,
+		.has_switch = 1,
+	},
+	{
+		.abi = T_DMABUF_ABI_SEED, .name = "seed",
+		.update_flag = 1, .other_flag = 2, .entry_size = 16,
+		.has_switch = 0,
+	},
+};
+
+#define T_NR_KMBUF_GENS	(sizeof(t_kmbuf_gens) / sizeof(t_kmbuf_gens[0]))
+#define T_NR_DMABUF_GENS (sizeof(t_dmabuf_gens) / sizeof(t_dmabuf_gens[0]))
+
+static const struct t_kmbuf_gen *t_kmbuf_cur;
+static const struct t_dmabuf_gen *t_dmabuf_cur;
+static char t_mode_text[96];
+static pthread_once_t t_gen_once = PTHREAD_ONCE_INIT;
+
+/* The first line of @path without its newline: 0, or -1 if unreadable. */
+static int t_read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	char *nl;
+
+	if (!f)
+		return -1;
+	if (!fgets(buf, (int)len, f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	nl = strchr(buf, '\n');
+	if (nl)
+		*nl = 0;
+	return 0;
+}
+
+/* The value of "@key=" on the kernel command line into @val, else "". */
+static void t_cmdline_value(const char *key, char *val, size_t len)
+{
+	static char cmdline[4096];
+	size_t klen = strlen(key);
+	char *p;
+
+	val[0] = 0;
+	if (t_read_line("/proc/cmdline", cmdline, sizeof(cmdline)))
+		return;
+	/* the last one counts, as for the kernel's own parsing */
+	for (p = cmdline; (p = strstr(p, key)) != NULL; p += klen) {
+		size_t n;
+
+		if ((p != cmdline && p[-1] != ' ') || p[klen] != '=')
+			continue;
+		n = strcspn(p + klen + 1, " ");
+		if (n >= len)
+			n = len - 1;
+		memcpy(val, p + klen + 1, n);
+		val[n] = 0;
+	}
+}
+
+/*
+ * The running value of the switch @key (kmbuf.abi, dmabuf.abi), checked
+ * against the command line: the index of its name in @names (< @nr), or
+ * -1 for a kernel without the switch.
+ */
+static int t_switch_value(const char *key, const char *sysfs,
+			  const char *const *names, int nr)
+{
+	char val[64], want[64];
+	int i, found = -1;
+
+	t_cmdline_value(key, want, sizeof(want));
+	if (t_read_line(sysfs, val, sizeof(val))) {
+		if (want[0])
+			t_fail("the kernel command line says %s=%s, but %s is missing: the kernel ignored the switch",
+			       key, want, sysfs);
+		return -1;
+	}
+	for (i = 0; i < nr; i++)
+		if (!strcmp(val, names[i]))
+			found = i;
+	if (found < 0)
+		t_fail("%s says '%s', which is no generation the tests know",
+		       sysfs, val);
+	else if (want[0] && strcmp(want, val))
+		t_fail("the kernel command line says %s=%s, but %s says '%s'",
+		       key, want, sysfs, val);
+	return found;
+}
+
+static void t_gen_init(void)
+{
+	static const char *const knames[] = { "seed", "fuse", "flag" };
+	static const char *const dnames[] = { "seed", "desc" };
+	int k, d;
+
+	k = t_switch_value("kmbuf.abi", "/sys/module/kmbuf/parameters/abi",
+			   knames, 3);
+	d = t_switch_value("dmabuf.abi", "/sys/module/dmabuf/parameters/abi",
+			   dnames, 2);
+	/* without the switch: the last row, the seed of the older testbed */
+	t_kmbuf_cur = &t_kmbuf_gens[k < 0 ? T_NR_KMBUF_GENS - 1 : (size_t)k];
+	t_dmabuf_cur = &t_dmabuf_gens[d < 0 ? T_NR_DMABUF_GENS - 1 : (size_t)d];
+	snprintf(t_mode_text, sizeof(t_mode_text), "kmbuf.abi=%s%s dmabuf.abi=%s%s",
+		 t_kmbuf_cur->name, t_kmbuf_cur->has_switch ? "" : " (no switch)",
+		 t_dmabuf_cur->name, t_dmabuf_cur->has_switch ? "" : " (no switch)");
+	printf("ABI mode: %s\n", t_mode_text);
+	fflush(stdout);
+}
+
+const struct t_kmbuf_gen *t_kmbuf_gen(void)
+{
+	pthread_once(&t_gen_once, t_gen_init);
+	return t_kmbuf_cur;
+}
+
+const struct t_dmabuf_gen *t_dmabuf_gen(void)
+{
+	pthread_once(&t_gen_once, t_gen_init);
+	return t_dmabuf_cur;
+}
+
+const char *t_abi_mode(void)
+{
+	pthread_once(&t_gen_once, t_gen_init);
+	return t_mode_text;
+}
+
+int t_register_op_exists(unsigned int op)
+{
+	const struct t_kmbuf_gen *g = t_kmbuf_gen();
+
+	if (op <= T_REGISTER_CLONE_BUFFERS)
+		return 1;
+	if (op > 63)
+		return 0;
+	return !!(g->ops_from_31 & 1ull << (op - 31));
+}
+
+/*
+ * The library's generation numbers are the contract's; until the library
+ * has io_uring_kmbuf_abi() and io_uring_dmabuf_abi(), there is nothing to
+ * compare.
+ */
+#ifdef IO_URING_KMBUF_ABI_SEED
+_Static_assert(IO_URING_KMBUF_ABI_NONE == T_KMBUF_ABI_NONE &&
+	       IO_URING_KMBUF_ABI_SEED == T_KMBUF_ABI_SEED &&
+	       IO_URING_KMBUF_ABI_FUSE == T_KMBUF_ABI_FUSE &&
+	       IO_URING_KMBUF_ABI_FLAG == T_KMBUF_ABI_FLAG,
+	       "the library numbers the kmbuf generations as the contract does");
+#endif
+#ifdef IO_URING_DMABUF_ABI_SEED
+_Static_assert(IO_URING_DMABUF_ABI_NONE == T_DMABUF_ABI_NONE &&
+	       IO_URING_DMABUF_ABI_SEED == T_DMABUF_ABI_SEED &&
+	       IO_URING_DMABUF_ABI_DESC == T_DMABUF_ABI_DESC,
+	       "the library numbers the dmabuf generations as the contract does");
+#endif
+
+void t_check_kmbuf_abi(int have_kmbuf)
+{
+#ifdef IO_URING_KMBUF_ABI_SEED
+	t_expect("io_uring_kmbuf_abi() against the running kernel",
+		 io_uring_kmbuf_abi(),
+		 have_kmbuf ? t_kmbuf_gen()->abi : T_KMBUF_ABI_NONE);
+#else
+	(void)have_kmbuf;
+	printf("note: the library has no io_uring_kmbuf_abi(): generation not compared\n");
+#endif
+}
+
+void t_check_dmabuf_abi(int have_dmabuf)
+{
+#ifdef IO_URING_DMABUF_ABI_SEED
+	t_expect("io_uring_dmabuf_abi() against the running kernel",
+		 io_uring_dmabuf_abi(),
+		 have_dmabuf ? t_dmabuf_gen()->abi : T_DMABUF_ABI_NONE);
+#else
+	(void)have_dmabuf;
+	printf("note: the library has no io_uring_dmabuf_abi(): generation not compared\n");
+#endif
+}
+
 int t_result(const char *test)
 {
 	if (t_failures) {
@@ -131,8 +377,10 @@ int t_require_kmbuf(void)
 {
 	int ret = io_uring_probe_kmbuf();
 
-	if (ret == 1)
+	if (ret == 1) {
+		t_kmbuf_gen();	/* prints the mode */
 		return 0;
+	}
 	if (ret == 0)
 		return t_skip("kernel lacks kmbuf rings (io_uring_probe_kmbuf() = 0)");
 	if (t_io_uring_unavailable(ret))
@@ -285,12 +533,19 @@ int t_sys_register(int fd, unsigned int opcode, const void *arg,
 
 int t_sys_register_kmbuf(int ring_fd, const struct io_uring_kmbuf_reg *reg)
 {
-	return t_sys_register(ring_fd, IO_URING_KMBUF_REGISTER_OP, reg, 1);
+	const struct t_kmbuf_gen *g = t_kmbuf_gen();
+	struct io_uring_kmbuf_reg copy;
+
+	if (!reg)
+		return t_sys_register(ring_fd, g->reg_op, NULL, 1);
+	copy = *reg;
+	copy.flags |= (__u16)g->reg_flags;
+	return t_sys_register(ring_fd, g->reg_op, &copy, 1);
 }
 
 int t_sys_unregister_kmbuf(int ring_fd, const struct io_uring_kmbuf_reg *reg)
 {
-	return t_sys_register(ring_fd, IO_URING_KMBUF_UNREGISTER_OP, reg, 1);
+	return t_sys_register(ring_fd, t_kmbuf_gen()->unreg_op, reg, 1);
 }
 
 int t_sys_mmap(int ring_fd, __u64 offset, size_t len, void **addr)
@@ -306,14 +561,17 @@ int t_sys_mmap(int ring_fd, __u64 offset, size_t len, void **addr)
 
 __u64 t_kmbuf_off(unsigned short bgid)
 {
-	return IO_URING_KMBUF_OFF_RING |
-	       (__u64)bgid << IO_URING_KMBUF_OFF_SHIFT;
+	return t_kmbuf_gen()->off_base | (__u64)bgid << T_OFF_BGID_SHIFT;
+}
+
+__u64 t_kmbuf_other_off(unsigned short bgid)
+{
+	return t_kmbuf_gen()->off_other | (__u64)bgid << T_OFF_BGID_SHIFT;
 }
 
 __u64 t_pbuf_off(unsigned short bgid)
 {
-	return IO_URING_KMBUF_OFF_PBUF_RING |
-	       (__u64)bgid << IO_URING_KMBUF_OFF_PBUF_SHIFT;
+	return T_OFF_PBUF_RING | (__u64)bgid << T_OFF_BGID_SHIFT;
 }
 
 unsigned int t_page_size(void)

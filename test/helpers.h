@@ -25,6 +25,95 @@ enum {
 #define IORING_CQE_F_BUF_MORE	(1U << 4)
 #endif
 
+/*
+ * The ABI generations, as the tests know them: their own table of each
+ * generation's raw values (doc/abi.md), never the library's, because the
+ * library is what they check. The running generation is the testbed
+ * kernel's boot-time choice, kmbuf.abi= and dmabuf.abi=, which it shows in
+ * /sys/module/kmbuf/parameters/abi and /sys/module/dmabuf/parameters/abi.
+ * Numbered as the library numbers them (io_uring_kmbuf_abi()).
+ */
+enum {
+	T_KMBUF_ABI_NONE = 0,
+	T_KMBUF_ABI_SEED = 1,	/* opcodes 38/39, mmap 0x88000000 */
+	T_KMBUF_ABI_FUSE = 2,	/* opcodes 37/38, mmap 0x88000000 */
+	T_KMBUF_ABI_FLAG = 3,	/* 22/23 + MMAP|KERNEL_MANAGED, mmap 0x80000000 */
+};
+enum {
+	T_DMABUF_ABI_NONE = 0,
+	T_DMABUF_ABI_SEED = 1,	/* update flag 1, 16-byte io_uring_reg_buffer */
+	T_DMABUF_ABI_DESC = 2,	/* update flag 2, 80-byte io_uring_regbuf_desc */
+};
+
+/* Raw values every generation shares (6.12 numbering). */
+#define T_REGISTER_BUFFERS_UPDATE	16
+#define T_REGISTER_PBUF_RING		22
+#define T_UNREGISTER_PBUF_RING		23
+#define T_REGISTER_CLONE_BUFFERS	30
+#define T_REGISTER_QUERY		35
+#define T_REGISTER_USE_REGISTERED_RING	(1U << 31)
+#define T_PBUF_RING_MMAP		1U
+#define T_PBUF_RING_INC			2U
+#define T_PBUF_RING_KERNEL_MANAGED	4U	/* flag generation only */
+#define T_OFF_PBUF_RING			0x80000000ULL
+#define T_OFF_KMBUF_RING		0x88000000ULL
+#define T_OFF_BGID_SHIFT		16
+#define T_KMBUF_MAX_ENTRIES		32768
+
+/* One kmbuf generation: what the kernel answers when it speaks it. */
+struct t_kmbuf_gen {
+	int		abi;		/* T_KMBUF_ABI_* */
+	const char	*name;		/* as kmbuf.abi= spells it */
+	unsigned int	reg_op;		/* register a kmbuf ring */
+	unsigned int	unreg_op;	/* unregister it */
+	unsigned int	reg_flags;	/* flags every kmbuf registration carries */
+	__u64		off_base;	/* mmap offset of the buffers, | bgid << 16 */
+	__u64		off_other;	/* the other kmbuf offset: never the buffers */
+	int		off_missing_err;  /* off_base of a bgid without a kmbuf ring */
+	int		off_other_err;	/* off_other of a bgid with a kmbuf ring */
+	int		overflow_err;	/* (buf_size / page) * entries > UINT_MAX */
+	/* IORING_REGISTER_QUERY's nr_register_opcodes, 0 if 35 is unknown */
+	unsigned int	nr_register_opcodes;
+	/* bit n set: register opcode 31 + n exists (31..63) */
+	unsigned long long ops_from_31;
+	/* 0 for a testbed kernel from before the switch (seed only) */
+	int		has_switch;
+};
+
+/* One dmabuf generation. */
+struct t_dmabuf_gen {
+	int		abi;		/* T_DMABUF_ABI_* */
+	const char	*name;		/* as dmabuf.abi= spells it */
+	unsigned int	update_flag;	/* io_uring_rsrc_update2.flags */
+	unsigned int	other_flag;	/* the other generation's: -EINVAL here */
+	size_t		entry_size;	/* bytes of one entry of data[] */
+	int		has_switch;
+};
+
+/*
+ * The generation the running kernel speaks, from sysfs; without the
+ * files (a kernel that is not the switchable testbed) the seed, the only
+ * generation the testbed spoke before the switch. A mode named on the
+ * kernel command line that sysfs does not confirm is a failure (counted,
+ * printed once): a kernel that ignored kmbuf.abi= would run the suite in
+ * the wrong mode and still pass. The first call prints the mode.
+ */
+const struct t_kmbuf_gen *t_kmbuf_gen(void);
+const struct t_dmabuf_gen *t_dmabuf_gen(void);
+/* The running generations as "kmbuf.abi=fuse dmabuf.abi=desc". */
+const char *t_abi_mode(void);
+
+/* 1 if register opcode @op exists in the running kmbuf generation. */
+int t_register_op_exists(unsigned int op);
+
+/*
+ * The library's detected generation (io_uring_kmbuf_abi(),
+ * io_uring_dmabuf_abi()) must be the running one, or NONE on a kernel
+ * without the feature (@have: what the probe said); a failure if not.
+ */
+void t_check_kmbuf_abi(int have);
+void t_check_dmabuf_abi(int have);
+
 /* Number of failures reported so far; main() returns t_result(). */
 extern int t_failures;
 
@@ -113,13 +202,20 @@ size_t t_check_byte(const void *buf, size_t len, unsigned char c);
 /* Raw io_uring_register(2): result or -errno. */
 int t_sys_register(int fd, unsigned int opcode, const void *arg,
 		   unsigned int nr_args);
-/* Raw kmbuf register with a struct built by the caller. */
+/*
+ * Raw kmbuf register and unregister in the running generation, with a
+ * struct built by the caller: its opcodes, and for the register the
+ * generation's flags ORed into a copy of @reg (MMAP | KERNEL_MANAGED in
+ * the flag generation, none in the others).
+ */
 int t_sys_register_kmbuf(int ring_fd, const struct io_uring_kmbuf_reg *reg);
 int t_sys_unregister_kmbuf(int ring_fd, const struct io_uring_kmbuf_reg *reg);
 /* Raw mmap of the ring fd at @offset: 0 and *addr, or -errno. */
 int t_sys_mmap(int ring_fd, __u64 offset, size_t len, void **addr);
-/* The kmbuf mmap offset of @bgid. */
+/* Where the running generation maps the buffers of a kmbuf ring at @bgid. */
 __u64 t_kmbuf_off(unsigned short bgid);
+/* The other kmbuf offset of @bgid, which never maps a kmbuf ring's buffers. */
+__u64 t_kmbuf_other_off(unsigned short bgid);
 /* The pbuf mmap offset of @bgid. */
 __u64 t_pbuf_off(unsigned short bgid);
 

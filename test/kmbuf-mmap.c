@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /*
- * mmap of kmbuf buffers: the offsets the kernel refuses (missing bgid, a
- * pbuf ring, a legacy list, the pbuf offset of a kmbuf ring), and the
- * layout of what it maps: one region, bid i at i * buf_size, the same
- * pages however often it is mapped.
+ * mmap of kmbuf buffers at the running generation's offset (kmbuf.abi=):
+ * the offsets the kernel refuses (missing bgid, a pbuf ring, a legacy
+ * list, the other generations' offset of a kmbuf ring), and the layout of
+ * what it maps: one region, bid i at i * buf_size, the same pages however
+ * often it is mapped.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 
 static struct io_uring ring;
 static unsigned int page;
+/* mmap of the kmbuf offset of a bgid without a kmbuf ring */
+static int missing;
 
 static void test_refused_offsets(void)
 {
@@ -23,14 +26,14 @@ static void test_refused_offsets(void)
 	int ret;
 
 	t_expect("mmap kmbuf offset of bgid 9 (no ring)",
-		 io_uring_mmap_kmbuf(&ring, 9, page, &p), -EINVAL);
+		 io_uring_mmap_kmbuf(&ring, 9, page, &p), missing);
 	t_expect("raw mmap kmbuf offset of bgid 9 (no ring)",
-		 t_sys_mmap(ring.ring_fd, t_kmbuf_off(9), page, &p), -EINVAL);
+		 t_sys_mmap(ring.ring_fd, t_kmbuf_off(9), page, &p), missing);
 
 	ret = t_pbuf_setup(&ring, 4, page, 10, &pb);
 	if (t_expect("pbuf ring at bgid 10", ret, 0)) {
 		t_expect("mmap kmbuf offset of a pbuf ring",
-			 io_uring_mmap_kmbuf(&ring, 10, page, &p), -EINVAL);
+			 io_uring_mmap_kmbuf(&ring, 10, page, &p), missing);
 		t_expect("pbuf unregister", t_pbuf_free(&ring, &pb), 0);
 	}
 
@@ -40,7 +43,7 @@ static void test_refused_offsets(void)
 		ret = t_provide_buffers(&ring, legacy, page, 2, 12, 0);
 		if (t_expect("PROVIDE_BUFFERS at bgid 12", ret, 0)) {
 			t_expect("mmap kmbuf offset of a legacy list",
-				 io_uring_mmap_kmbuf(&ring, 12, page, &p), -EINVAL);
+				 io_uring_mmap_kmbuf(&ring, 12, page, &p), missing);
 			t_expect("REMOVE_BUFFERS at bgid 12",
 				 t_remove_buffers(&ring, 2, 12), 2);
 		}
@@ -56,21 +59,81 @@ static void test_refused_offsets(void)
 	if (!t_expect("register kmbuf bgid 11",
 		      io_uring_register_kmbuf_ring(&ring, &reg, 0), 0))
 		return;
-	ret = t_sys_mmap(ring.ring_fd, t_pbuf_off(11), page, &p);
-	t_expect("raw mmap pbuf offset of a kmbuf ring", ret, -EINVAL);
+	ret = t_sys_mmap(ring.ring_fd, t_kmbuf_other_off(11), page, &p);
+	t_expect("raw mmap of a kmbuf ring at the other generations' offset",
+		 ret, t_kmbuf_gen()->off_other_err);
 	if (!ret)
 		munmap(p, page);
+	ret = t_sys_mmap(ring.ring_fd, t_kmbuf_off(11), 4 * page, &p);
+	if (t_expect("raw mmap at the running generation's offset", ret, 0))
+		munmap(p, 4 * page);
 	/* A neighbour's offset must not reach this ring. */
 	t_expect("mmap kmbuf offset of bgid 13 next to bgid 11",
-		 io_uring_mmap_kmbuf(&ring, 13, page, &p), -EINVAL);
+		 io_uring_mmap_kmbuf(&ring, 13, page, &p), missing);
 	t_expect("unregister bgid 11", io_uring_unregister_kmbuf_ring(&ring, 11), 0);
 	t_expect("mmap kmbuf offset of bgid 11 after unregister",
-		 io_uring_mmap_kmbuf(&ring, 11, 4 * page, &p), -EINVAL);
+		 io_uring_mmap_kmbuf(&ring, 11, 4 * page, &p), missing);
 }
 
 /*
- * The mmap offset is IO_URING_KMBUF_OFF_RING | bgid << 16 and the kernel
- * reads the kind of mapping from bits 27..31 (IO_URING_KMBUF_OFF_MMAP_MASK),
+ * A pbuf ring the kernel allocates (IOU_PBUF_RING_MMAP) is mapped at the
+ * pbuf offset, as in mainline, in every generation: the flag generation
+ * shares that offset with the buffers of kmbuf rings, by bgid.
+ */
+static void test_pbuf_mmap_ring(void)
+{
+	struct io_uring_kmbuf_reg reg, kreg;
+	struct io_uring_buf_ring *br;
+	void *p;
+	int ret, kret;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_entries = 8;
+	reg.bgid = 14;
+	reg.flags = T_PBUF_RING_MMAP;
+	if (!t_expect("IORING_REGISTER_PBUF_RING with IOU_PBUF_RING_MMAP at bgid 14",
+		      t_sys_register(ring.ring_fd, T_REGISTER_PBUF_RING, &reg, 1), 0))
+		return;
+	memset(&kreg, 0, sizeof(kreg));
+	kreg.buf_size = page;
+	kreg.ring_entries = 2;
+	kreg.bgid = 15;
+	kret = t_sys_register_kmbuf(ring.ring_fd, &kreg);
+	t_expect("a kmbuf ring beside it at bgid 15", kret, 0);
+
+	ret = t_sys_mmap(ring.ring_fd, t_pbuf_off(14), page, &p);
+	if (t_expect("mmap the pbuf ring at the pbuf offset of bgid 14", ret, 0)) {
+		br = p;
+		/* an empty ring: the kernel zeroed it, tail 0 */
+		if (br->tail != 0)
+			t_fail("the mapped pbuf ring's tail is %u, expected 0", br->tail);
+		munmap(p, page);
+	}
+	/*
+	 * The flag generation has one offset for both kinds: there, the
+	 * buffers' offset of bgid 14 is its pbuf ring (mapped above).
+	 */
+	if (t_kmbuf_gen()->abi != T_KMBUF_ABI_FLAG) {
+		ret = io_uring_mmap_kmbuf(&ring, 14, page, &p);
+		if (!t_expect("io_uring_mmap_kmbuf of a kernel-allocated pbuf ring",
+			      ret, missing) && !ret)
+			munmap(p, page);
+	}
+	if (!kret) {
+		ret = io_uring_mmap_kmbuf(&ring, 15, 2 * page, &p);
+		if (t_expect("mmap the kmbuf ring beside it", ret, 0))
+			io_uring_munmap_kmbuf(p, 2 * page);
+		t_expect("unregister the kmbuf ring",
+			 io_uring_unregister_kmbuf_ring(&ring, 15), 0);
+	}
+	reg.flags = 0;
+	t_expect("unregister the pbuf ring",
+		 t_sys_register(ring.ring_fd, T_UNREGISTER_PBUF_RING, &reg, 1), 0);
+}
+
+/*
+ * The mmap offset is the generation's base | bgid << 16 and the kernel
+ * reads the kind of mapping from bits 27..31 (IORING_OFF_MMAP_MASK),
  * so only bgids 0..2047 have an offset of their own: bgid 2048's would be
  * bgid 0's. The kernel refuses to register a kmbuf ring there, and any
  * offset with one of bits 0..15 set (a sub-offset).
@@ -201,7 +264,9 @@ int main(void)
 		return ret;
 	page = t_page_size();
 
+	missing = t_kmbuf_gen()->off_missing_err;
 	test_refused_offsets();
+	test_pbuf_mmap_ring();
 	test_bgid_limit();
 	test_layout(1, page, 0);
 	test_layout(8, page, 1);

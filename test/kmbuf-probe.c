@@ -2,8 +2,10 @@
 /*
  * io_uring_probe_kmbuf(): its answer agrees with what the kernel does with
  * the raw opcodes, it is stable, and it leaves nothing behind (no mapping,
- * no file descriptor, nothing registered on the caller's ring). On a kernel
- * without kmbuf rings the consistency checks still run, then it skips.
+ * no file descriptor, nothing registered on the caller's ring), and the
+ * library's generation (io_uring_kmbuf_abi()) is the running kernel's
+ * (kmbuf.abi=). On a kernel without kmbuf rings the consistency checks
+ * still run, then it skips.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,6 +54,8 @@ int main(void)
 	memset(&reg, 0, sizeof(reg));
 	reg.bgid = 1;
 	ret = t_sys_unregister_kmbuf(ring.ring_fd, &reg);
+	if (first >= 0)
+		t_check_kmbuf_abi(first);
 	if (first == 1) {
 		t_expect("raw unregister of a missing bgid (kmbuf kernel)", ret, -ENOENT);
 		if (!kb)

@@ -63,15 +63,17 @@ static void test_library(void)
 /* The kernel side: the kmbuf opcodes through the registered index. */
 static void test_raw_index(void)
 {
-	const unsigned int op_reg = IO_URING_KMBUF_REGISTER_OP |
-				    IO_URING_KMBUF_USE_REGISTERED_RING;
-	const unsigned int op_unreg = IO_URING_KMBUF_UNREGISTER_OP |
-				      IO_URING_KMBUF_USE_REGISTERED_RING;
+	/* the running generation's opcodes and flags (kmbuf.abi=) */
+	const unsigned int op_reg = t_kmbuf_gen()->reg_op |
+				    T_REGISTER_USE_REGISTERED_RING;
+	const unsigned int op_unreg = t_kmbuf_gen()->unreg_op |
+				      T_REGISTER_USE_REGISTERED_RING;
 	struct io_uring_kmbuf_reg reg;
 	struct io_uring_kmbuf kb;
 	int ret;
 
 	memset(&reg, 0, sizeof(reg));
+	reg.flags = (unsigned short)t_kmbuf_gen()->reg_flags;
 	reg.buf_size = page;
 	reg.ring_entries = 4;
 	reg.bgid = 5;
@@ -91,6 +93,7 @@ static void test_raw_index(void)
 		data_round(&kb, 3000);
 		t_expect("munmap", io_uring_munmap_kmbuf(kb.bufs, kb.len), 0);
 	}
+	reg.flags = 0;	/* unregister takes none, in every generation */
 	t_expect("raw unregister through the registered index",
 		 t_sys_register(ring.enter_ring_fd, op_unreg, &reg, 1), 0);
 	t_expect("raw unregister again through the index",

@@ -2,8 +2,10 @@
 /*
  * kmbuf ring registration and unregistration: every error of the ABI, seen
  * through the library's raw wrapper and through the raw io_uring_register(2)
- * call. The wrapper checks nothing but NULL pointers and passes the rest
- * on, so both must give the kernel's own answer.
+ * call of the running generation (kmbuf.abi=: its opcodes, its flags). The
+ * wrapper checks nothing but NULL pointers and passes the rest on, so both
+ * must give the kernel's own answer; what the other generations would
+ * send must be unknown to this kernel.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,7 +34,13 @@ static struct io_uring_kmbuf_reg mkreg(unsigned int entries,
 /* Drop whatever a wrongly accepted registration left at @bgid. */
 static void cleanup_bgid(unsigned short bgid)
 {
-	io_uring_unregister_kmbuf_ring(&ring, bgid);
+	struct io_uring_kmbuf_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.bgid = bgid;
+	t_sys_unregister_kmbuf(ring.ring_fd, &reg);
+	/* a pbuf ring that a wrong flag made */
+	t_sys_register(ring.ring_fd, T_UNREGISTER_PBUF_RING, &reg, 1);
 }
 
 /* Nothing may be registered at @bgid. */
@@ -40,9 +48,13 @@ static void expect_empty(const char *what, unsigned short bgid)
 {
 	char msg[256];
 
-	snprintf(msg, sizeof(msg), "%s: unregister bgid %u afterwards", what,
-		 bgid);
-	t_expect(msg, io_uring_unregister_kmbuf_ring(&ring, bgid), -ENOENT);
+	struct io_uring_kmbuf_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.bgid = bgid;
+	snprintf(msg, sizeof(msg), "%s: raw unregister of bgid %u afterwards",
+		 what, bgid);
+	t_expect(msg, t_sys_unregister_kmbuf(ring.ring_fd, &reg), -ENOENT);
 }
 
 /* Both the library and the kernel must refuse @reg with @want. */
@@ -57,12 +69,98 @@ static void expect_refused(const char *what,
 	if (!t_expect(msg, ret, want) && ret == 0)
 		cleanup_bgid(reg->bgid);
 
-	snprintf(msg, sizeof(msg), "%s: raw IORING_REGISTER_KMBUF_RING", what);
+	snprintf(msg, sizeof(msg), "%s: raw register (opcode %u)", what,
+		 t_kmbuf_gen()->reg_op);
 	ret = t_sys_register_kmbuf(ring.ring_fd, reg);
 	if (!t_expect(msg, ret, want) && ret == 0)
 		cleanup_bgid(reg->bgid);
 
 	expect_empty(what, reg->bgid);
+}
+
+/* Send @reg with exactly @flags to the running generation's register opcode. */
+static void expect_raw_flags_refused(unsigned int flags, const char *why)
+{
+	struct io_uring_kmbuf_reg reg = mkreg(4, page, 1);
+	char what[128];
+	int ret;
+
+	reg.flags = (unsigned short)flags;
+	snprintf(what, sizeof(what), "raw register (opcode %u) with flags %#x (%s)",
+		 t_kmbuf_gen()->reg_op, flags, why);
+	ret = t_sys_register(ring.ring_fd, t_kmbuf_gen()->reg_op, &reg, 1);
+	if (!t_expect(what, ret, -EINVAL) && ret == 0)
+		cleanup_bgid(1);
+	expect_empty(what, 1);
+}
+
+/* The flags the kernel itself refuses, per generation. */
+static void test_raw_flags(void)
+{
+	const unsigned int km = T_PBUF_RING_KERNEL_MANAGED;
+	const unsigned int mmap_km = T_PBUF_RING_MMAP | km;
+
+	if (t_kmbuf_gen()->abi != T_KMBUF_ABI_FLAG) {
+		/* the kmbuf opcodes take no flags at all */
+		expect_raw_flags_refused(T_PBUF_RING_MMAP, "pbuf-only");
+		expect_raw_flags_refused(T_PBUF_RING_INC, "pbuf-only");
+		expect_raw_flags_refused(T_PBUF_RING_MMAP | T_PBUF_RING_INC,
+					 "pbuf-only");
+		expect_raw_flags_refused(km, "the flag generation's");
+		expect_raw_flags_refused(mmap_km, "the flag generation's");
+		expect_raw_flags_refused(0x8000, "unknown");
+		return;
+	}
+	/* IORING_REGISTER_PBUF_RING: KERNEL_MANAGED needs MMAP, excludes INC */
+	expect_raw_flags_refused(km, "KERNEL_MANAGED without MMAP");
+	expect_raw_flags_refused(km | T_PBUF_RING_INC, "KERNEL_MANAGED | INC");
+	expect_raw_flags_refused(mmap_km | T_PBUF_RING_INC,
+				 "MMAP | KERNEL_MANAGED | INC");
+	expect_raw_flags_refused(mmap_km | 8, "an unknown bit");
+	expect_raw_flags_refused(mmap_km | 0x8000, "an unknown bit");
+	expect_raw_flags_refused(km | 0x8000, "an unknown bit");
+}
+
+/*
+ * What the other generations send is unknown here, exactly as on a kernel
+ * that never had them: their opcodes (37 on a seed kernel, 39 on a
+ * FUSE-series one, 37..39 in the flag generation) and the flag
+ * generation's IOU_PBUF_RING_KERNEL_MANAGED.
+ */
+static void test_other_generations(void)
+{
+	const struct t_kmbuf_gen *g = t_kmbuf_gen();
+	struct io_uring_kmbuf_reg reg;
+	unsigned int op;
+	char what[128];
+	int ret;
+
+	for (op = 37; op <= 39; op++) {
+		if (t_register_op_exists(op))
+			continue;
+		reg = mkreg(4, page, 50);
+		snprintf(what, sizeof(what),
+			 "opcode %u (another generation's) with a kmbuf struct", op);
+		ret = t_sys_register(ring.ring_fd, op, &reg, 1);
+		if (!t_expect(what, ret, -EINVAL) && ret == 0)
+			cleanup_bgid(50);
+		expect_empty(what, 50);
+	}
+	if (g->abi != T_KMBUF_ABI_FLAG) {
+		reg = mkreg(4, page, 50);
+		reg.flags = T_PBUF_RING_MMAP | T_PBUF_RING_KERNEL_MANAGED;
+		ret = t_sys_register(ring.ring_fd, T_REGISTER_PBUF_RING, &reg, 1);
+		if (!t_expect("IORING_REGISTER_PBUF_RING with MMAP | KERNEL_MANAGED (flag generation only)",
+			      ret, -EINVAL) && ret == 0)
+			cleanup_bgid(50);
+		expect_empty("PBUF_RING with KERNEL_MANAGED", 50);
+	}
+	/* the right opcode and struct register: the others changed nothing */
+	reg = mkreg(4, page, 50);
+	if (t_expect("raw register in the running generation",
+		     t_sys_register_kmbuf(ring.ring_fd, &reg), 0))
+		t_expect("raw unregister in the running generation",
+			 t_sys_unregister_kmbuf(ring.ring_fd, &reg), 0);
 }
 
 static void test_struct_fields(void)
@@ -77,17 +175,26 @@ static void test_struct_fields(void)
 		snprintf(what, sizeof(what), "resv[%u] = 1", i);
 		expect_refused(what, &reg, -EINVAL);
 	}
-	/* IOU_PBUF_RING_MMAP (1) and IOU_PBUF_RING_INC (2) are pbuf-only. */
+	/*
+	 * The library's struct has no kmbuf flags to give in any generation:
+	 * IOU_PBUF_RING_MMAP (1) and IOU_PBUF_RING_INC (2) are pbuf-only, 4
+	 * is the flag generation's own marker, which the library sets.
+	 */
 	{
 		static const unsigned short flags[] = { 1, 2, 3, 4, 0x8000 };
 
 		for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 			reg = mkreg(4, page, 1);
 			reg.flags = flags[i];
-			snprintf(what, sizeof(what), "flags = %#x", flags[i]);
-			expect_refused(what, &reg, -EINVAL);
+			snprintf(what, sizeof(what),
+				 "flags = %#x: io_uring_register_kmbuf_ring()",
+				 flags[i]);
+			t_expect(what, io_uring_register_kmbuf_ring(&ring, &reg, 0),
+				 -EINVAL);
+			expect_empty(what, 1);
 		}
 	}
+	test_raw_flags();
 	/* The library's own flags argument is reserved. */
 	reg = mkreg(4, page, 1);
 	t_expect("io_uring_register_kmbuf_ring(flags = 1)",
@@ -140,17 +247,17 @@ static void test_too_big(void)
 		/* 2^19 pages a buffer x 2^15 entries: 2^34 pages. */
 		reg = mkreg(32768, 0x80000000u, 4);
 		expect_refused("(buf_size / page) * entries overflows 32 bits",
-			       &reg, -EINVAL);
+			       &reg, t_kmbuf_gen()->overflow_err);
 	}
 	if (sysinfo(&si)) {
 		t_fail("sysinfo: %s", t_errname(errno));
 		return;
 	}
 	total = (unsigned long long)si.totalram * si.mem_unit;
-	for (entries = 1; entries <= IO_URING_KMBUF_MAX_ENTRIES; entries <<= 1)
+	for (entries = 1; entries <= T_KMBUF_MAX_ENTRIES; entries <<= 1)
 		if ((unsigned long long)entries << 20 > 2 * total)
 			break;
-	if (entries > IO_URING_KMBUF_MAX_ENTRIES || (1u << 20) % page) {
+	if (entries > T_KMBUF_MAX_ENTRIES || (1u << 20) % page) {
 		printf("note: %llu MiB of RAM, no valid ring is larger than twice that\n",
 		       total >> 20);
 		return;
@@ -216,17 +323,17 @@ static void test_max(void)
 	unsigned char *last;
 	int ret;
 
-	ret = io_uring_setup_kmbuf_ring(&ring, IO_URING_KMBUF_MAX_ENTRIES, page,
+	ret = io_uring_setup_kmbuf_ring(&ring, T_KMBUF_MAX_ENTRIES, page,
 					11, NULL, &kb);
 	if (ret == -ENOMEM) {
 		printf("note: %u x %u bytes: -ENOMEM, not enough memory to check the maximum\n",
-		       IO_URING_KMBUF_MAX_ENTRIES, page);
+		       T_KMBUF_MAX_ENTRIES, page);
 		expect_empty("max ring after -ENOMEM", 11);
 		return;
 	}
 	if (!t_expect("setup of 32768 x 1 page", ret, 0))
 		return;
-	last = io_uring_kmbuf_addr(kb, IO_URING_KMBUF_MAX_ENTRIES - 1);
+	last = io_uring_kmbuf_addr(kb, T_KMBUF_MAX_ENTRIES - 1);
 	if (!last) {
 		t_fail("io_uring_kmbuf_addr(32767): expected an address, got NULL");
 	} else {
@@ -298,6 +405,7 @@ out:
 
 static void test_unregister_struct(void)
 {
+	const unsigned int unreg_op = t_kmbuf_gen()->unreg_op;
 	struct io_uring_kmbuf_reg reg = mkreg(4, page, 30);
 	unsigned int i;
 	char what[96];
@@ -317,14 +425,11 @@ static void test_unregister_struct(void)
 		 t_sys_unregister_kmbuf(ring.ring_fd, &reg), -EINVAL);
 	reg = mkreg(0, 0, 30);
 	t_expect("raw unregister with nr_args = 0",
-		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_UNREGISTER_OP, &reg, 0),
-		 -EINVAL);
+		 t_sys_register(ring.ring_fd, unreg_op, &reg, 0), -EINVAL);
 	t_expect("raw unregister with nr_args = 2",
-		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_UNREGISTER_OP, &reg, 2),
-		 -EINVAL);
+		 t_sys_register(ring.ring_fd, unreg_op, &reg, 2), -EINVAL);
 	t_expect("raw unregister with arg = NULL",
-		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_UNREGISTER_OP, NULL, 1),
-		 -EINVAL);
+		 t_sys_register(ring.ring_fd, unreg_op, NULL, 1), -EINVAL);
 	/* The ring survived all of that; other struct fields are ignored. */
 	reg = mkreg(123, 7, 30);
 	t_expect("raw unregister bgid 30 (entries/buf_size ignored)",
@@ -334,19 +439,21 @@ static void test_unregister_struct(void)
 
 static void test_register_args(void)
 {
+	const unsigned int reg_op = t_kmbuf_gen()->reg_op;
+	const unsigned int unreg_op = t_kmbuf_gen()->unreg_op;
 	struct io_uring_kmbuf_reg reg = mkreg(4, page, 40);
 	void *hole;
 	int ret;
 
-	ret = t_sys_register(ring.ring_fd, IO_URING_KMBUF_REGISTER_OP, &reg, 0);
+	reg.flags = (unsigned short)t_kmbuf_gen()->reg_flags;
+	ret = t_sys_register(ring.ring_fd, reg_op, &reg, 0);
 	if (!t_expect("raw register with nr_args = 0", ret, -EINVAL) && !ret)
 		cleanup_bgid(40);
-	ret = t_sys_register(ring.ring_fd, IO_URING_KMBUF_REGISTER_OP, &reg, 2);
+	ret = t_sys_register(ring.ring_fd, reg_op, &reg, 2);
 	if (!t_expect("raw register with nr_args = 2", ret, -EINVAL) && !ret)
 		cleanup_bgid(40);
 	t_expect("raw register with arg = NULL",
-		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_REGISTER_OP, NULL, 1),
-		 -EINVAL);
+		 t_sys_register(ring.ring_fd, reg_op, NULL, 1), -EINVAL);
 	t_expect("io_uring_register_kmbuf_ring(reg = NULL)",
 		 io_uring_register_kmbuf_ring(&ring, NULL, 0), -EINVAL);
 	expect_empty("bad nr_args/arg", 40);
@@ -358,11 +465,9 @@ static void test_register_args(void)
 		return;
 	}
 	t_expect("raw register with an unreadable arg",
-		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_REGISTER_OP, hole, 1),
-		 -EFAULT);
+		 t_sys_register(ring.ring_fd, reg_op, hole, 1), -EFAULT);
 	t_expect("raw unregister with an unreadable arg",
-		 t_sys_register(ring.ring_fd, IO_URING_KMBUF_UNREGISTER_OP, hole, 1),
-		 -EFAULT);
+		 t_sys_register(ring.ring_fd, unreg_op, hole, 1), -EFAULT);
 	munmap(hole, page);
 }
 
@@ -386,6 +491,7 @@ int main(void)
 	test_eexist();
 	test_unregister_struct();
 	test_register_args();
+	test_other_generations();
 	test_max();
 
 	io_uring_queue_exit(&ring);

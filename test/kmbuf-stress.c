@@ -36,7 +36,8 @@
  *    attempted since the submission (and always -EINVAL once it had
  *    returned 0); RECYCLE of a returned bid 0 (-EINVAL only after an
  *    unregister); PIN/UNPIN consistent with the pin state; unregister
- *    -EBUSY exactly when pinned; mmap 0 while registered, -EINVAL after;
+ *    -EBUSY exactly when pinned; mmap 0 while registered, refused after
+ *    (-EINVAL, or the pbuf offset's -ENOMEM in the flag generation);
  *  - data only where a CQE said: a FILL's buffer, read through the
  *    mapping, holds kmbuf_test_pattern(seed, i) for res bytes and its
  *    tail is unchanged; when a ring is retired (unregistered, nothing in
@@ -128,7 +129,7 @@ enum counter {
 static const char *const counter_name[NR_COUNTERS] = {
 	[C_REG] = "register", [C_REG_ENOMEM] = "register -ENOMEM",
 	[C_MMAP] = "mmap", [C_MMAP2] = "second mmap",
-	[C_MMAP_DEAD] = "mmap after unregister (-EINVAL)",
+	[C_MMAP_DEAD] = "mmap after unregister (refused)",
 	[C_UNREG] = "unregister", [C_UNREG_INFLIGHT] = "unregister, FILL in flight",
 	[C_UNREG_BUSY] = "unregister -EBUSY (pinned)",
 	[C_UNMAP_FIRST] = "munmap before unregister", [C_MUNMAP] = "munmap",
@@ -569,8 +570,9 @@ static const char *kernel_view(struct instance *in, const struct slot *s)
 	int ret = t_sys_mmap(in->ring.ring_fd, t_kmbuf_off(s->bgid), page, &p);
 
 	if (ret)
-		return ret == -EINVAL ? "the kernel has no kmbuf ring at that bgid (mmap -EINVAL)" :
-					"mmap of the bgid fails otherwise";
+		return ret == t_kmbuf_gen()->off_missing_err ?
+			"the kernel has no kmbuf ring at that bgid (mmap says so)" :
+			"mmap of the bgid fails otherwise";
 	munmap(p, page);
 	return "the kernel still has a ring there (mmap works)";
 }
@@ -1062,9 +1064,10 @@ static void ctl_mmap_dead(struct instance *in, struct slot *s)
 	pthread_mutex_lock(&in->lock);
 	if (s->state == S_RETIRED) {
 		ret = t_sys_mmap(in->ring.ring_fd, t_kmbuf_off(s->bgid), page, &map);
-		if (ret != -EINVAL) {
-			fail("%s bgid %u: mmap after unregister: %d (%s), expected -EINVAL",
-			     in->name, s->bgid, ret, t_errname(ret));
+		if (ret != t_kmbuf_gen()->off_missing_err) {
+			fail("%s bgid %u: mmap after unregister: %d (%s), expected %s",
+			     in->name, s->bgid, ret, t_errname(ret),
+			     t_errname(t_kmbuf_gen()->off_missing_err));
 			if (!ret)
 				munmap(map, page);
 		}

@@ -6,7 +6,10 @@
 #   make vmcheck-kmbuf
 #                  every compiled test (the check_PROGRAMS in TESTS: feature
 #                  and unit tests; the host-only check scripts stay out) on
-#                  the debug kernel (KASAN, lockdep)
+#                  the debug kernel (KASAN, lockdep), booted once per ABI
+#                  mode of VM_MODES (test/vm/modes.sh): the kernel's
+#                  switches kmbuf.abi= and dmabuf.abi=, every value of each
+#                  covered by seed+seed, fuse+desc and flag+desc
 #   make vmcheck-liburing
 #                  liburing's own test suite (Debian's liburing source) on
 #                  the testbed kernels, against an unpatched kernel of the
@@ -19,12 +22,15 @@
 #   make vmcheck VM_RUN_FLAGS='--timeout 600'
 #   make vmcheck VM_RUN_FLAGS='--kernel /path/to/bzImage'
 #   make vmcheck VM_RUN_FLAGS=--no-debug   (quicker: the non-debug kernel)
+# and the modes of vmcheck-kmbuf (kmbuf.abi+dmabuf.abi) in VM_MODES, e.g.
+#   make vmcheck-kmbuf VM_MODES=fuse+desc
 # and options for test/vm/liburing-suite.sh in LIBURING_SUITE_FLAGS, e.g.
 #   make vmcheck-liburing LIBURING_SUITE_FLAGS='--tests "msg-ring nop"'
 #   make vmcheck-liburing LIBURING_SUITE_FLAGS='--debug-tests none'
 
 EXTRA_DIST += \
 	test/vm/run.sh \
+	test/vm/modes.sh \
 	test/vm/init \
 	test/vm/liburing-suite.sh \
 	test/vm/liburing-suite.notes \
@@ -36,6 +42,9 @@ EXTRA_DIST += \
 VM_RUN_FLAGS =
 VM_RUN = $(top_srcdir)/test/vm/run.sh \
 	--builddir $(abs_top_builddir) --srcdir $(abs_top_srcdir)
+# kmbuf.abi+dmabuf.abi: every value of both switches, in three boots
+VM_MODES = seed+seed fuse+desc flag+desc
+VM_RUN_MODES = $(top_srcdir)/test/vm/modes.sh --modes '$(VM_MODES)'
 LIBURING_SUITE_FLAGS =
 LIBURING_SUITE = $(top_srcdir)/test/vm/liburing-suite.sh \
 	--workdir $(abs_top_builddir)/vm-run/liburing
@@ -57,7 +66,10 @@ vmcheck-kmbuf:
 	@$(MAKE) $(AM_MAKEFLAGS) $(check_PROGRAMS)
 	@$(MKDIR_P) test/vm
 	@printf '%s\n' $(vm_check_programs) >test/vm/vmcheck.list
-	$(VM_RUN) --debug --label vmcheck --list test/vm/vmcheck.list $(VM_RUN_FLAGS)
+	$(VM_RUN_MODES) --label vmcheck \
+		--results-dir $(abs_top_builddir)/vm-run/vmcheck-modes -- \
+		--builddir $(abs_top_builddir) --srcdir $(abs_top_srcdir) \
+		--debug --list test/vm/vmcheck.list $(VM_RUN_FLAGS)
 
 vmcheck-liburing:
 	$(LIBURING_SUITE) $(LIBURING_SUITE_FLAGS)
