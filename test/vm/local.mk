@@ -15,7 +15,8 @@
 #                  the testbed kernels, against an unpatched kernel of the
 #                  same tarball and config (test/vm/liburing-suite.sh)
 #   make demo      the programs in examples/ (on this machine's kernel if it
-#                  already has the ABI, else in the VM on the testbed kernel)
+#                  already has the ABI, else in the VM on the testbed kernel,
+#                  once per ABI mode of VM_MODES)
 #   make bench     the benchmark programs, in the VM on the testbed kernel
 #
 # Extra options for test/vm/run.sh go in VM_RUN_FLAGS, e.g.
@@ -80,7 +81,10 @@ demo:
 		exit 1; \
 	fi
 	@$(MAKE) $(AM_MAKEFLAGS) $(vm_demo_programs)
-	$(VM_RUN) --label demo --prefer-host --show-output $(VM_RUN_FLAGS) $(vm_demo_programs)
+	$(VM_RUN_MODES) --label demo --prefer-host --show-output \
+		--results-dir $(abs_top_builddir)/vm-run/demo-modes -- \
+		--builddir $(abs_top_builddir) --srcdir $(abs_top_srcdir) \
+		$(VM_RUN_FLAGS) $(vm_demo_programs)
 
 bench:
 	@if test -z '$(strip $(vm_bench_programs))'; then \

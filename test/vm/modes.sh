@@ -12,6 +12,12 @@
 #                        both switches once, in three boots)
 #   --label NAME         names the runs: run.sh gets --label NAME-K+D
 #                        (default: vmcheck)
+#   --prefer-host        if this machine's kernel has the ABI (the first
+#                        program does not exit 77 there), run the programs
+#                        here once, in whatever generation it speaks, and
+#                        boot no VM (run.sh --prefer-host)
+#   --show-output        print every program's output in every mode, not
+#                        only the output of the ones that did not pass
 #   --results-dir DIR    per mode: DIR/K+D.results (run.sh --results) and
 #                        DIR/K+D.out/ (each program's output), and the
 #                        summary in DIR/summary.txt (default: ./vm-run/modes)
@@ -36,6 +42,8 @@ run_sh=$script_dir/run.sh
 modes="seed+seed fuse+desc flag+desc"
 label=vmcheck
 results_dir=
+prefer_host=0
+show_output=0
 run_args=()
 
 usage() {
@@ -48,6 +56,8 @@ while [ $# -gt 0 ]; do
 	--modes) [ $# -ge 2 ] || usage 2; modes=$2; shift ;;
 	--label) [ $# -ge 2 ] || usage 2; label=$2; shift ;;
 	--results-dir) [ $# -ge 2 ] || usage 2; results_dir=$2; shift ;;
+	--prefer-host) prefer_host=1 ;;
+	--show-output) show_output=1 ;;
 	-h|--help) usage 0 ;;
 	--) shift; run_args=("$@"); break ;;
 	*) printf 'unknown option: %s\n' "$1" >&2; usage 2 ;;
@@ -82,6 +92,13 @@ done
 [ ${#mode_list[@]} -gt 0 ] || { echo "no modes given" >&2; exit 2; }
 
 switches() { printf 'kmbuf.abi=%s dmabuf.abi=%s' "${1%+*}" "${1#*+}"; }
+
+if [ "$prefer_host" = 1 ]; then
+	rc=0
+	"$run_sh" "${run_args[@]}" --label "$label-host" --prefer-host \
+		--host-only --show-output || rc=$?
+	[ "$rc" -eq 77 ] || exit "$rc"
+fi
 
 declare -A vm_time run_rc
 n=0
@@ -122,11 +139,13 @@ done
 		done <"$results_dir/$m.results"
 	done
 
-	# the output of everything that did not pass, with its mode
+	# the output of everything that did not pass (with --show-output,
+	# of everything), with its mode
 	for name in "${programs[@]}"; do
 		for m in "${mode_list[@]}"; do
 			r=${result[$m/$name]:-}
-			case "$r" in PASS|"") continue ;; esac
+			case "$r" in "") continue ;; esac
+			[ "$r" != PASS ] || [ "$show_output" = 1 ] || continue
 			case "$name" in "(vm)"*) continue ;; esac
 			f=$results_dir/$m.out/$name.out
 			printf '\n==== %s [%s]: %s ====\n' "$name" "$(switches "$m")" "$r"

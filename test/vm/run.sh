@@ -21,6 +21,8 @@
 #                        at most 1800)
 #   --show-output        print every program's output after the run, not only
 #                        the output of the failing ones (demo, bench)
+#   --host-only          with --prefer-host: exit 77 instead of booting the
+#                        VM when this machine's kernel lacks the ABI
 #   --prefer-host        run the programs on this machine if its kernel has
 #                        the ABI (the first program does not exit 77); boot
 #                        the VM only otherwise
@@ -66,6 +68,7 @@ timeout=
 total_timeout=
 show_output=0
 prefer_host=0
+host_only=0
 allow_skip=0
 append=
 results_file=
@@ -109,6 +112,7 @@ while [ $# -gt 0 ]; do
 	--total-timeout) need_arg $#; total_timeout=$2; shift ;;
 	--show-output) show_output=1 ;;
 	--prefer-host) prefer_host=1 ;;
+	--host-only) host_only=1 ;;
 	--allow-skip) allow_skip=1 ;;
 	--append) need_arg $#; append=$2; shift ;;
 	--results) need_arg $#; results_file=$2; shift ;;
@@ -195,6 +199,10 @@ if [ "$prefer_host" = 1 ]; then
 	LD_LIBRARY_PATH=$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
 		timeout -s KILL "$timeout" "${real[$first]}" </dev/null || rc=$?
 	if [ "$rc" -eq 77 ]; then
+		if [ "$host_only" = 1 ]; then
+			msg "this kernel lacks the ABI (exit 77)"
+			exit 77
+		fi
 		msg "this kernel lacks the ABI (exit 77): using the testbed kernel in QEMU"
 	else
 		passed=0 failed=0
