@@ -32,9 +32,12 @@
 #define MEASURED	__attribute__((noipa, used))
 #endif
 
+/* A completion's fields (copied into real CQEs at start) and a bid. */
 struct input {
-	struct io_uring_cqe	cqe;
+	__s32			res;
+	__u32			flags;
 	unsigned int		bid;
+	struct io_uring_cqe	*cqe;
 };
 
 static char bufs[ENTRIES * BUF_SIZE];
@@ -46,21 +49,24 @@ static struct io_uring_kmbuf kb = {
 #define BUF(bid)	(IORING_CQE_F_BUFFER | (unsigned int)(bid) << IORING_CQE_BUFFER_SHIFT)
 
 /* Mostly good completions, and each way one can be refused. */
-static const struct input inputs[] = {
-	{ { .user_data = 1, .res = 4096, .flags = BUF(0) }, 0 },
-	{ { .user_data = 2, .res = 100, .flags = BUF(3) }, 3 },
-	{ { .user_data = 3, .res = 1, .flags = BUF(7) }, 7 },
-	{ { .user_data = 4, .res = 4096, .flags = BUF(5) }, 5 },
-	{ { .user_data = 5, .res = 0, .flags = BUF(2) }, 2 },
-	{ { .user_data = 6, .res = 512, .flags = BUF(6) }, 6 },
-	{ { .user_data = 7, .res = 4000, .flags = BUF(1) }, 1 },
-	{ { .user_data = 8, .res = 64, .flags = BUF(4) }, 4 },
-	{ { .user_data = 9, .res = -ENOBUFS, .flags = 0 }, 8 },		/* the request failed */
-	{ { .user_data = 10, .res = 64, .flags = 0 }, 9 },		/* no buffer */
-	{ { .user_data = 11, .res = 64, .flags = BUF(8) }, 8 },		/* bid outside the ring */
-	{ { .user_data = 12, .res = 4097, .flags = BUF(1) }, 65535 },	/* longer than the buffer */
+static struct input inputs[] = {
+	{ 4096, BUF(0), 0, NULL },
+	{ 100, BUF(3), 3, NULL },
+	{ 1, BUF(7), 7, NULL },
+	{ 4096, BUF(5), 5, NULL },
+	{ 0, BUF(2), 2, NULL },
+	{ 512, BUF(6), 6, NULL },
+	{ 4000, BUF(1), 1, NULL },
+	{ 64, BUF(4), 4, NULL },
+	{ -ENOBUFS, 0, 8, NULL },	/* the request failed */
+	{ 64, 0, 9, NULL },		/* no buffer */
+	{ 64, BUF(8), 8, NULL },	/* bid outside the ring */
+	{ 4097, BUF(1), 65535, NULL },	/* longer than the buffer */
 };
 #define NR_INPUTS	(sizeof(inputs) / sizeof(inputs[0]))
+
+/* The answers go here, so that no call is optimized away. */
+static volatile unsigned long sink;
 
 /* io_uring_kmbuf_addr */
 MEASURED void *addr_helper(const struct io_uring_kmbuf *k, unsigned int bid);
@@ -170,19 +176,19 @@ static unsigned long call_addr_open(const struct input *in)
 
 static unsigned long call_bid_helper(const struct input *in)
 {
-	return (unsigned long)cqe_bid_helper(&in->cqe);
+	return (unsigned long)cqe_bid_helper(in->cqe);
 }
 
 static unsigned long call_bid_open(const struct input *in)
 {
-	return (unsigned long)cqe_bid_open(&in->cqe);
+	return (unsigned long)cqe_bid_open(in->cqe);
 }
 
 static unsigned long call_buf_helper(const struct input *in)
 {
 	void *addr = NULL;
 	unsigned int len = 0;
-	int ret = cqe_buf_helper(&kb, &in->cqe, &addr, &len);
+	int ret = cqe_buf_helper(&kb, in->cqe, &addr, &len);
 
 	return (unsigned long)ret ^ (unsigned long)addr ^ len;
 }
@@ -191,7 +197,7 @@ static unsigned long call_buf_open(const struct input *in)
 {
 	void *addr = NULL;
 	unsigned int len = 0;
-	int ret = cqe_buf_open(&kb, &in->cqe, &addr, &len);
+	int ret = cqe_buf_open(&kb, in->cqe, &addr, &len);
 
 	return (unsigned long)ret ^ (unsigned long)addr ^ len;
 }
@@ -235,8 +241,18 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	volatile unsigned long sink = 0;
+	struct io_uring_cqe *cqes;
 	unsigned int i, j, k, r;
+
+	cqes = calloc(NR_INPUTS, sizeof(*cqes));
+	if (!cqes)
+		return 1;
+	for (i = 0; i < NR_INPUTS; i++) {
+		cqes[i].user_data = i;
+		cqes[i].res = inputs[i].res;
+		cqes[i].flags = inputs[i].flags;
+		inputs[i].cqe = &cqes[i];
+	}
 
 	if (argc == 2 && !strcmp(argv[1], "list")) {
 		for (i = 0; i < NR_PAIRS; i++)
