@@ -36,6 +36,21 @@ static unsigned char *user;
 static int nvme = -1;
 static double cell_secs = 2.1 / ROUNDS;
 
+/* The testbed's dmabuf.abi= (seed, desc) into @buf: 1, or 0 if none. */
+static int testbed_abi(char *buf, size_t len)
+{
+	FILE *f = fopen("/sys/module/dmabuf/parameters/abi", "r");
+	int ok;
+
+	if (!f)
+		return 0;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = 0;
+	return ok && buf[0];
+}
+
 /* One read of @len at @off: bytes read, or -errno. */
 static int read_one(enum col c, unsigned int len, __u64 off)
 {
@@ -148,10 +163,16 @@ int main(void)
 	double mbs[3][NR_COLS][ROUNDS], f[ROUNDS];
 	unsigned int s, k, kk, round, failed = 0;
 	int ret, err = 0;
+	char abi[16];
 
 	if (env && atof(env) > 0)
 		cell_secs = atof(env) / ROUNDS;
 	ret = td_require_dmabuf();
+	if (ret == T_EXIT_SKIP && testbed_abi(abi, sizeof(abi))) {
+		printf("dmabuf-bench: the testbed kernel runs dmabuf.abi=%s: this library does not speak that generation\n",
+		       abi);
+		return T_EXIT_FAIL;
+	}
 	if (ret)
 		return ret;
 	ret = td_require_nvme(O_RDWR | O_DIRECT, &nvme);

@@ -23,6 +23,7 @@
  * KMBUF_BENCH_SECONDS / ROUNDS (default 2.1 s per row), the limit and the
  * measured path alternating inside each round (the order flips between
  * rounds), so that drift of a shared or emulated machine hits both alike.
+ * KMBUF_BENCH_TABLES (e.g. "copy completion") picks tables, for profiling.
  * Figures are medians over the rounds; a fraction is the median of the
  * per-round fractions, with their interquartile range beside it. The
  * completion table splits each request's time into the part inside
@@ -68,6 +69,7 @@ enum path {
 	PATH_RAW,		/* the same on raw syscalls */
 	PATH_PBUF,		/* FILL_PBUF into an application ring */
 	PATH_COPY,		/* FILL | F_COPY, library, spot checks only */
+	PATH_COPY_SPLIT,	/* the same, RECYCLEs and FILLs submitted apart */
 	LIMIT_MEMCPY,		/* the driver's timed memcpy() */
 	LIMIT_NOP,		/* NOPs in the FILL + RECYCLE batch shape */
 	PATH_LIB_SETUP,		/* io_uring_setup_kmbuf_ring + free */
@@ -139,6 +141,7 @@ struct cell {
 	unsigned long long	ops, bytes;
 	uint64_t		ns;		/* wall clock, or the driver's */
 	uint64_t		sub_ns;		/* of that, in submit_and_wait */
+	uint64_t		rec_ns;		/* PATH_COPY_SPLIT: RECYCLEs' part */
 	unsigned int		errors;
 };
 
@@ -149,6 +152,7 @@ struct bench {
 	enum path		path;
 	unsigned int		size;		/* buffer size */
 	unsigned int		len;		/* payload per FILL */
+	unsigned int		entries;	/* ring entries = FILLs a batch */
 	struct io_uring_kmbuf	*kb;		/* PATH_LIB, PATH_COPY */
 	void			*raw_bufs;	/* PATH_RAW */
 	struct t_pbuf		pb;		/* PATH_PBUF */
@@ -160,13 +164,13 @@ static double cell_secs = 2.1 / ROUNDS;
 static int raw_register(struct bench *b)
 {
 	struct io_uring_kmbuf_reg reg;
-	size_t len = (size_t)RING_ENTRIES * b->size;
+	size_t len = (size_t)b->entries * b->size;
 	void *p;
 	long ret;
 
 	memset(&reg, 0, sizeof(reg));
 	reg.buf_size = b->size;
-	reg.ring_entries = RING_ENTRIES;
+	reg.ring_entries = b->entries;
 	reg.bgid = BGID;
 	reg.flags = b->gen->flags;
 	ret = syscall(__NR_io_uring_register, b->ring.ring_fd, b->gen->reg_op,
@@ -198,7 +202,7 @@ static int raw_unregister(struct bench *b)
 	if (syscall(__NR_io_uring_register, b->ring.ring_fd, b->gen->unreg_op,
 		    &reg, 1) < 0)
 		return -errno;
-	munmap(b->raw_bufs, (size_t)RING_ENTRIES * b->size);
+	munmap(b->raw_bufs, (size_t)b->entries * b->size);
 	return 0;
 }
 
@@ -207,12 +211,13 @@ static int setup(struct bench *b)
 	switch (b->path) {
 	case PATH_LIB:
 	case PATH_COPY:
-		return io_uring_setup_kmbuf_ring(&b->ring, RING_ENTRIES, b->size,
+	case PATH_COPY_SPLIT:
+		return io_uring_setup_kmbuf_ring(&b->ring, b->entries, b->size,
 						 BGID, NULL, &b->kb);
 	case PATH_RAW:
 		return raw_register(b);
 	case PATH_PBUF:
-		return t_pbuf_setup(&b->ring, RING_ENTRIES, b->size, BGID, &b->pb);
+		return t_pbuf_setup(&b->ring, b->entries, b->size, BGID, &b->pb);
 	default:
 		return 0;
 	}
@@ -223,6 +228,7 @@ static int teardown(struct bench *b)
 	switch (b->path) {
 	case PATH_LIB:
 	case PATH_COPY:
+	case PATH_COPY_SPLIT:
 		return io_uring_free_kmbuf_ring(&b->ring, b->kb);
 	case PATH_RAW:
 		return raw_unregister(b);
@@ -241,7 +247,8 @@ static int locate(struct bench *b, struct io_uring_cqe *cqe,
 	void *addr;
 	int ret;
 
-	if (b->path == PATH_LIB || b->path == PATH_COPY) {
+	if (b->path == PATH_LIB || b->path == PATH_COPY ||
+	    b->path == PATH_COPY_SPLIT) {
 		ret = io_uring_kmbuf_cqe_buf(b->kb, cqe, &addr, len);
 		*data = addr;
 		return ret < 0 ? -1 : ret;
@@ -249,7 +256,7 @@ static int locate(struct bench *b, struct io_uring_cqe *cqe,
 	if (cqe->res < 0 || !(cqe->flags & IORING_CQE_F_BUFFER))
 		return -1;
 	bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-	if (bid >= RING_ENTRIES || (unsigned int)cqe->res > b->size)
+	if (bid >= b->entries || (unsigned int)cqe->res > b->size)
 		return -1;
 	*data = (const unsigned char *)(b->path == PATH_PBUF ?
 					b->pb.bufs : b->raw_bufs) +
@@ -272,12 +279,37 @@ static uint64_t consume(const unsigned char *p, unsigned int len)
 	return sum;
 }
 
+/*
+ * The RECYCLEs of a split batch, submitted and reaped on their own: 0 or
+ * -errno, the time in submit_and_wait added to r->rec_ns.
+ */
+static int recycle_apart(struct bench *b, unsigned int n, struct cell *r)
+{
+	struct io_uring_cqe *cqe;
+	uint64_t t1 = t_now_ns();
+	int ret;
+
+	ret = io_uring_submit_and_wait(&b->ring, n);
+	r->rec_ns += t_now_ns() - t1;
+	if (ret < 0)
+		return ret;
+	while (n--) {
+		ret = io_uring_wait_cqe(&b->ring, &cqe);
+		if (ret)
+			return ret;
+		if (cqe->res < 0)
+			r->errors++;
+		io_uring_cqe_seen(&b->ring, cqe);
+	}
+	return 0;
+}
+
 /* FILL -> CQE -> locate -> RECYCLE (pbuf: the application recycles). */
 static int run_fill(struct bench *b, struct cell *r)
 {
 	unsigned short recycle[RING_ENTRIES];
 	unsigned int nr_recycle = 0, i, pending, op;
-	int copy = b->path == PATH_COPY;
+	int copy = b->path == PATH_COPY || b->path == PATH_COPY_SPLIT;
 	const unsigned char *data;
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
@@ -306,7 +338,13 @@ static int run_fill(struct bench *b, struct cell *r)
 			pending++;
 		}
 		nr_recycle = 0;
-		for (i = 0; i < RING_ENTRIES; i++) {
+		if (pending && b->path == PATH_COPY_SPLIT) {
+			ret = recycle_apart(b, pending, r);
+			if (ret)
+				goto out;
+			pending = 0;
+		}
+		for (i = 0; i < b->entries; i++) {
 			/* F_COPY: the source holds the pattern of seed 0 */
 			struct kmbuf_test_cmd c = {
 				.bgid = BGID, .len = b->len,
@@ -349,7 +387,7 @@ static int run_fill(struct bench *b, struct cell *r)
 			}
 			io_uring_cqe_seen(&b->ring, cqe);
 		}
-		r->ops += RING_ENTRIES;
+		r->ops += b->entries;
 		if (r->errors)
 			break;
 	}
@@ -430,7 +468,7 @@ static int run_setup_cycles(struct bench *b, struct cell *r)
 
 	while (r->ops < MAX_OPS && t_now_ns() < deadline) {
 		if (b->path == PATH_LIB_SETUP) {
-			ret = io_uring_setup_kmbuf_ring(&b->ring, RING_ENTRIES,
+			ret = io_uring_setup_kmbuf_ring(&b->ring, b->entries,
 							b->size, BGID, NULL, &b->kb);
 			if (!ret)
 				ret = io_uring_free_kmbuf_ring(&b->ring, b->kb);
@@ -448,12 +486,13 @@ static int run_setup_cycles(struct bench *b, struct cell *r)
 }
 
 static int run_cell(struct bench *b, enum path path, unsigned int size,
-		    unsigned int len, struct cell *r)
+		    unsigned int len, unsigned int entries, struct cell *r)
 {
 	memset(r, 0, sizeof(*r));
 	b->path = path;
 	b->size = size;
 	b->len = len;
+	b->entries = entries ? entries : RING_ENTRIES;
 	switch (path) {
 	case LIMIT_MEMCPY:
 		return run_memcpy(b, r);
@@ -503,9 +542,11 @@ static const char *iqr(const double *v, unsigned int n, char *buf, size_t len)
 struct row {
 	const char	*name;
 	unsigned int	size, len, nr;
+	unsigned int	entries;		/* 0: RING_ENTRIES */
 	enum path	col[MAX_COLS];
 	double		rate[MAX_COLS][ROUNDS], mbs[MAX_COLS][ROUNDS];
 	double		sub_us[MAX_COLS][ROUNDS];	/* per op */
+	double		rec_us[MAX_COLS][ROUNDS];	/* per op */
 	int		failed;
 };
 
@@ -525,7 +566,8 @@ static void run_rows(struct bench *b, struct row *rows, unsigned int nr_rows)
 				continue;
 			for (kk = 0; kk < w->nr; kk++) {
 				k = round % 2 ? w->nr - 1 - kk : kk;
-				ret = run_cell(b, w->col[k], w->size, w->len, &c);
+				ret = run_cell(b, w->col[k], w->size, w->len,
+					       w->entries, &c);
 				if (!ret && (c.errors || !c.ns || !c.ops))
 					ret = -EPROTO;
 				if (ret) {
@@ -539,6 +581,7 @@ static void run_rows(struct bench *b, struct row *rows, unsigned int nr_rows)
 				w->rate[k][round] = (double)c.ops * 1e9 / (double)c.ns;
 				w->mbs[k][round] = (double)c.bytes * 1e3 / (double)c.ns;
 				w->sub_us[k][round] = (double)c.sub_ns / 1e3 / (double)c.ops;
+				w->rec_us[k][round] = (double)c.rec_ns / 1e3 / (double)c.ops;
 			}
 		}
 	}
@@ -628,9 +671,9 @@ static void table_library(struct bench *b)
 
 static void table_copy(struct bench *b)
 {
-	struct row rows[NR_SIZES];
+	struct row rows[NR_SIZES + 1];
 	double f, path_us, lim_us;
-	char r1[32];
+	char r1[32], name[32];
 	unsigned int s;
 
 	memset(rows, 0, sizeof(rows));
@@ -639,35 +682,41 @@ static void table_copy(struct bench *b)
 			.name = "copy", .size = sizes[s], .len = sizes[s], .nr = 2,
 			.col = { PATH_COPY, LIMIT_MEMCPY },
 		};
-	run_rows(b, rows, NR_SIZES);
+	/* the profile of the 1M row: a ring of one buffer, as hot as memcpy's */
+	rows[s] = rows[s - 1];
+	rows[s].entries = 1;
+	run_rows(b, rows, NR_SIZES + 1);
 
 	printf("\ncopy path: FILL (KMBUF_TEST_F_COPY) -> CQE -> io_uring_kmbuf_cqe_buf -> RECYCLE, vs the\n"
-	       "limit: the driver's memcpy() of the same size from the same source (KMBUF_TEST_CMD_MEMCPY)\n");
+	       "limit: the driver's memcpy() of the same size from the same source (KMBUF_TEST_CMD_MEMCPY);\n"
+	       "the last row: a 1-buffer ring, one destination like memcpy's (%u buffers above)\n",
+	       RING_ENTRIES);
 	printf("%-8s %10s %11s %9s %11s %10s %10s %10s\n", "payload", "path MB/s",
 	       "limit MB/s", "fraction", "iqr", "path us", "memcpy us",
 	       "rest us");
-	for (s = 0; s < NR_SIZES; s++) {
+	for (s = 0; s <= NR_SIZES; s++) {
 		struct row *w = &rows[s];
 
+		snprintf(name, sizeof(name), "%s%s", size_name(w->size),
+			 w->entries == 1 ? " x1" : "");
 		if (w->failed) {
-			printf("%-8s failed\n", size_name(w->size));
+			printf("%-8s failed\n", name);
 			continue;
 		}
 		f = fraction(w, 0, 1, 1, r1, sizeof(r1));
 		path_us = 1e6 / median(w->rate[0], ROUNDS);
 		lim_us = 1e6 / median(w->rate[1], ROUNDS);
 		printf("%-8s %10.1f %11.1f %9.2f %11s %10.2f %10.2f %10.2f\n",
-		       size_name(w->size), median(w->mbs[0], ROUNDS),
-		       median(w->mbs[1], ROUNDS), f, r1, path_us, lim_us,
-		       path_us - lim_us);
+		       name, median(w->mbs[0], ROUNDS), median(w->mbs[1], ROUNDS),
+		       f, r1, path_us, lim_us, path_us - lim_us);
 	}
 }
 
 static void table_completion(struct bench *b)
 {
 	struct row w = {
-		.name = "completion", .size = 4096, .len = SMALL_PAYLOAD, .nr = 2,
-		.col = { PATH_COPY, LIMIT_NOP },
+		.name = "completion", .size = 4096, .len = SMALL_PAYLOAD, .nr = 3,
+		.col = { PATH_COPY, LIMIT_NOP, PATH_COPY_SPLIT },
 	};
 	double f, us[2], kern[2];
 	unsigned int k;
@@ -694,6 +743,10 @@ static void table_completion(struct bench *b)
 	       size_name(w.len), median(w.rate[0], ROUNDS),
 	       median(w.rate[1], ROUNDS), f, r1, us[0], kern[0],
 	       us[0] - kern[0], us[1], kern[1], us[1] - kern[1]);
+	/* the profile: RECYCLEs and FILLs in submits of their own */
+	printf("profile, RECYCLEs and FILLs submitted apart, kernel us per command: FILL %.2f, RECYCLE %.2f, NOP %.2f\n",
+	       median(w.sub_us[2], ROUNDS), median(w.rec_us[2], ROUNDS),
+	       kern[1] / 2);
 }
 
 /*
@@ -837,6 +890,14 @@ static int check_driver(struct bench *b)
 	return ret;
 }
 
+/* KMBUF_BENCH_TABLES: the tables to run (a list of names), else all. */
+static int want(const char *table)
+{
+	const char *list = getenv("KMBUF_BENCH_TABLES");
+
+	return !list || !*list || strstr(list, table);
+}
+
 int main(void)
 {
 	const char *env = getenv("KMBUF_BENCH_SECONDS");
@@ -849,7 +910,7 @@ int main(void)
 	/* before anything else: the children must start with nothing cached */
 	printf("kmbuf-bench: %u-buffer rings, batches of %u, %u rounds of %.2f s per row and column\n",
 	       RING_ENTRIES, RING_ENTRIES, ROUNDS, cell_secs);
-	if (table_detection())
+	if (want("detection") && table_detection())
 		failures++;
 	ret = io_uring_probe_kmbuf();
 	if (ret == 0 && testbed_abi(abi, sizeof(abi))) {
@@ -882,13 +943,16 @@ int main(void)
 		return T_EXIT_FAIL;
 	}
 
-	table_library(&b);
+	if (want("library"))
+		table_library(&b);
 	ret = check_driver(&b);
 	if (ret) {
 		failures++;
 	} else {
-		table_copy(&b);
-		table_completion(&b);
+		if (want("copy"))
+			table_copy(&b);
+		if (want("completion"))
+			table_completion(&b);
 	}
 
 	io_uring_queue_exit(&b.ring);
