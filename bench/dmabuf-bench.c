@@ -11,6 +11,7 @@
  * per-round fractions, with their interquartile range. Needs the testbed VM (udmabuf, /dev/nvme0n1).
  */
 #define _GNU_SOURCE	/* O_DIRECT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,6 +36,51 @@ static struct io_uring_udmabuf *ub;
 static unsigned char *user;
 static int nvme = -1;
 static double cell_secs = 2.1 / ROUNDS;
+
+#define NR_SIZES	4
+
+/* A number in a sysfs file, or -1. */
+static long sysfs_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * Threads of this process named iou-wrk-*: io-wq workers, which exist
+ * once a request could not be completed inline and was handed to io-wq.
+ */
+static int count_iowq(void)
+{
+	char path[64], comm[32];
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+	FILE *f;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.20s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "iou-wrk", 7))
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
 
 /* The testbed's dmabuf.abi= (seed, desc) into @buf: 1, or 0 if none. */
 static int testbed_abi(char *buf, size_t len)
@@ -158,9 +204,11 @@ static int check_same(unsigned int len)
 
 int main(void)
 {
-	static const unsigned int sizes[] = { 4096, 65536, 1048576 };
+	/* 512K: the emulated namespace's largest transfer (max_sectors_kb) */
+	static const unsigned int sizes[] = { 4096, 65536, 524288, 1048576 };
 	const char *env = getenv("KMBUF_BENCH_SECONDS");
-	double mbs[3][NR_COLS][ROUNDS], f[ROUNDS];
+	double mbs[NR_SIZES][NR_COLS][ROUNDS], f[ROUNDS];
+	int iowq[NR_SIZES];
 	unsigned int s, k, kk, round, failed = 0;
 	int ret, err = 0;
 	char abi[16];
@@ -202,10 +250,11 @@ int main(void)
 		return T_EXIT_FAIL;
 	}
 
-	printf("dmabuf-bench: %s, queue depth 1, %u rounds of %.2f s per size and column\n",
-	       TD_NVME_DEV, ROUNDS, cell_secs);
+	printf("dmabuf-bench: %s (max_sectors_kb %ld), queue depth 1, %u rounds of %.2f s per size and column\n",
+	       TD_NVME_DEV, sysfs_long("/sys/block/nvme0n1/queue/max_sectors_kb"),
+	       ROUNDS, cell_secs);
 	for (round = 0; round < ROUNDS && !failed; round++) {
-		for (s = 0; s < 3 && !failed; s++) {
+		for (s = 0; s < NR_SIZES && !failed; s++) {
 			for (kk = 0; kk < NR_COLS; kk++) {
 				k = (kk + round) % NR_COLS;
 				mbs[s][k][round] = run_cell((enum col)k, sizes[s], &err);
@@ -217,6 +266,8 @@ int main(void)
 					break;
 				}
 			}
+			if (!round)
+				iowq[s] = count_iowq();
 		}
 	}
 	if (!failed) {
@@ -225,7 +276,7 @@ int main(void)
 		printf("%-8s %11s %11s %11s %12s %11s %12s %11s %9s\n", "payload",
 		       "dmabuf MB/s", "fixed MB/s", "pread MB/s", "dmabuf/fixed",
 		       "iqr", "dmabuf/pread", "iqr", "dmabuf us");
-		for (s = 0; s < 3; s++) {
+		for (s = 0; s < NR_SIZES; s++) {
 			char fxs[32], prs[32];
 			double fx, pr;
 
@@ -248,6 +299,11 @@ int main(void)
 			       fx, fxs, pr, prs,
 			       sizes[s] / median(mbs[s][COL_DMABUF]));
 		}
+		/* io-wq workers idle out slowly: the counts only grow */
+		printf("io-wq workers of this process after the first round of each size:");
+		for (s = 0; s < NR_SIZES; s++)
+			printf(" %uK %d%s", sizes[s] / 1024, iowq[s],
+			       s + 1 < NR_SIZES ? "," : "\n");
 	}
 	io_uring_queue_exit(&ring);
 	io_uring_udmabuf_free(ub);
