@@ -62,6 +62,7 @@
 
 #define UD_FILL		(1ULL << 32)
 #define UD_RECYCLE	(2ULL << 32)
+#define UD_CONN		(3ULL << 32)
 
 /* What a cell of a table runs. */
 enum path {
@@ -70,6 +71,7 @@ enum path {
 	PATH_PBUF,		/* FILL_PBUF into an application ring */
 	PATH_COPY,		/* FILL | F_COPY, library, spot checks only */
 	PATH_COPY_SPLIT,	/* the same, RECYCLEs and FILLs submitted apart */
+	PATH_PINNED,		/* CONNECT, FILL_ATOMIC + RECYCLE_ATOMIC (FUSE's way) */
 	LIMIT_MEMCPY,		/* the driver's timed memcpy() */
 	LIMIT_NOP,		/* NOPs in the FILL + RECYCLE batch shape */
 	PATH_LIB_SETUP,		/* io_uring_setup_kmbuf_ring + free */
@@ -206,9 +208,53 @@ static int raw_unregister(struct bench *b)
 	return 0;
 }
 
+/*
+ * CONNECT pins the ring and stays in flight; DISCONNECT ends it, and both
+ * complete with 0. @op is the one to send; CONNECT waits for nothing.
+ */
+static int connection(struct bench *b, unsigned int op)
+{
+	struct kmbuf_test_cmd c = { .bgid = BGID };
+	unsigned int n = op == KMBUF_TEST_CMD_CONNECT ? 0 : 2;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+	struct io_uring_cqe *cqe;
+	int ret, bad = 0;
+
+	t_prep_drv(sqe, b->drv, op, &c);
+	sqe->user_data = UD_CONN;
+	ret = io_uring_submit_and_wait(&b->ring, n);
+	if (ret < 0)
+		return ret;
+	/* CONNECT: a CQE now means the pin failed */
+	if (!n && !io_uring_peek_cqe(&b->ring, &cqe)) {
+		ret = cqe->res ? cqe->res : -EPROTO;
+		io_uring_cqe_seen(&b->ring, cqe);
+		return ret;
+	}
+	while (n--) {
+		ret = io_uring_wait_cqe(&b->ring, &cqe);
+		if (ret)
+			return ret;
+		bad |= cqe->res != 0;
+		io_uring_cqe_seen(&b->ring, cqe);
+	}
+	return bad ? -EPROTO : 0;
+}
+
 static int setup(struct bench *b)
 {
+	int ret;
+
 	switch (b->path) {
+	case PATH_PINNED:
+		ret = io_uring_setup_kmbuf_ring(&b->ring, b->entries, b->size,
+						BGID, NULL, &b->kb);
+		if (ret)
+			return ret;
+		ret = connection(b, KMBUF_TEST_CMD_CONNECT);
+		if (ret)
+			io_uring_free_kmbuf_ring(&b->ring, b->kb);
+		return ret;
 	case PATH_LIB:
 	case PATH_COPY:
 	case PATH_COPY_SPLIT:
@@ -225,7 +271,14 @@ static int setup(struct bench *b)
 
 static int teardown(struct bench *b)
 {
+	int ret;
+
 	switch (b->path) {
+	case PATH_PINNED:
+		ret = connection(b, KMBUF_TEST_CMD_DISCONNECT);
+		if (ret)
+			return ret;
+		return io_uring_free_kmbuf_ring(&b->ring, b->kb);
 	case PATH_LIB:
 	case PATH_COPY:
 	case PATH_COPY_SPLIT:
@@ -248,7 +301,7 @@ static int locate(struct bench *b, struct io_uring_cqe *cqe,
 	int ret;
 
 	if (b->path == PATH_LIB || b->path == PATH_COPY ||
-	    b->path == PATH_COPY_SPLIT) {
+	    b->path == PATH_COPY_SPLIT || b->path == PATH_PINNED) {
 		ret = io_uring_kmbuf_cqe_buf(b->kb, cqe, &addr, len);
 		*data = addr;
 		return ret < 0 ? -1 : ret;
@@ -310,6 +363,11 @@ static int run_fill(struct bench *b, struct cell *r)
 	unsigned short recycle[RING_ENTRIES];
 	unsigned int nr_recycle = 0, i, pending, op;
 	int copy = b->path == PATH_COPY || b->path == PATH_COPY_SPLIT;
+	/* the data path tables read every byte, the others spot-check */
+	int read_all = b->path == PATH_LIB || b->path == PATH_RAW ||
+		       b->path == PATH_PBUF;
+	unsigned int recycle_op = b->path == PATH_PINNED ?
+		KMBUF_TEST_CMD_RECYCLE_ATOMIC : KMBUF_TEST_CMD_RECYCLE;
 	const unsigned char *data;
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
@@ -320,7 +378,9 @@ static int run_fill(struct bench *b, struct cell *r)
 	ret = setup(b);
 	if (ret)
 		return ret;
-	op = b->path == PATH_PBUF ? KMBUF_TEST_CMD_FILL_PBUF : KMBUF_TEST_CMD_FILL;
+	op = b->path == PATH_PBUF ? KMBUF_TEST_CMD_FILL_PBUF :
+	     b->path == PATH_PINNED ? KMBUF_TEST_CMD_FILL_ATOMIC :
+	     KMBUF_TEST_CMD_FILL;
 	t0 = t_now_ns();
 	deadline = t0 + (uint64_t)(cell_secs * 1e9);
 	while (r->ops < MAX_OPS && t_now_ns() < deadline) {
@@ -333,7 +393,7 @@ static int run_fill(struct bench *b, struct cell *r)
 				continue;
 			}
 			sqe = io_uring_get_sqe(&b->ring);
-			t_prep_drv(sqe, b->drv, KMBUF_TEST_CMD_RECYCLE, &c);
+			t_prep_drv(sqe, b->drv, recycle_op, &c);
 			sqe->user_data = UD_RECYCLE;
 			pending++;
 		}
@@ -380,7 +440,7 @@ static int run_fill(struct bench *b, struct cell *r)
 								len - 1)) {
 				r->errors++;
 			} else {
-				if (!copy)
+				if (read_all)
 					b->sink += consume(data, len);
 				r->bytes += len;
 				recycle[nr_recycle++] = (unsigned short)bid;
@@ -538,7 +598,7 @@ static const char *iqr(const double *v, unsigned int n, char *buf, size_t len)
  * order flipped every round. rate[k][round] is ops per second of column
  * k (the driver's nanoseconds for LIMIT_MEMCPY), mbs[k][round] MB/s.
  */
-#define MAX_COLS	3
+#define MAX_COLS	4
 struct row {
 	const char	*name;
 	unsigned int	size, len, nr;
@@ -715,8 +775,8 @@ static void table_copy(struct bench *b)
 static void table_completion(struct bench *b)
 {
 	struct row w = {
-		.name = "completion", .size = 4096, .len = SMALL_PAYLOAD, .nr = 3,
-		.col = { PATH_COPY, LIMIT_NOP, PATH_COPY_SPLIT },
+		.name = "completion", .size = 4096, .len = SMALL_PAYLOAD, .nr = 4,
+		.col = { PATH_COPY, LIMIT_NOP, PATH_COPY_SPLIT, PATH_PINNED },
 	};
 	double f, us[2], kern[2];
 	unsigned int k;
@@ -743,6 +803,12 @@ static void table_completion(struct bench *b)
 	       size_name(w.len), median(w.rate[0], ROUNDS),
 	       median(w.rate[1], ROUNDS), f, r1, us[0], kern[0],
 	       us[0] - kern[0], us[1], kern[1], us[1] - kern[1]);
+	/* a pinned ring, as FUSE uses it: no lookup, no references per FILL */
+	f = fraction(&w, 3, 1, 0, r1, sizeof(r1));
+	printf("%-8s %11.0f %11s %9.2f %11s %8.2f %8.2f %8.2f   (pinned ring: CONNECT, FILL_ATOMIC + RECYCLE_ATOMIC; pattern payload)\n",
+	       "64 pin", median(w.rate[3], ROUNDS), "", f, r1,
+	       1e6 / median(w.rate[3], ROUNDS), median(w.sub_us[3], ROUNDS),
+	       1e6 / median(w.rate[3], ROUNDS) - median(w.sub_us[3], ROUNDS));
 	/* the profile: RECYCLEs and FILLs in submits of their own */
 	printf("profile, RECYCLEs and FILLs submitted apart, kernel us per command: FILL %.2f, RECYCLE %.2f, NOP %.2f\n",
 	       median(w.sub_us[2], ROUNDS), median(w.rec_us[2], ROUNDS),
