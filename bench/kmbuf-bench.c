@@ -16,7 +16,12 @@
  *               -> RECYCLE, vs the driver's own timing of memcpy() of the
  *               same size from the same source (KMBUF_TEST_CMD_MEMCPY).
  *   completion  the same cycle with a 64-byte payload vs no-op uring_cmds
- *               (KMBUF_TEST_CMD_NOP) in the same batch shape on the same ring.
+ *               (KMBUF_TEST_CMD_NOP) in the same batch shape on the same ring;
+ *               the same on a pinned ring (CONNECT, FILL_ATOMIC and
+ *               RECYCLE_ATOMIC, as FUSE does), and a profile: RECYCLEs and
+ *               FILLs submitted apart, the kernel's time for each.
+ * The copy table also has a 1M row on a ring of one buffer (a single
+ * destination, as the driver's memcpy has), to tell copy from spread.
  *
  * Each FILL is one request; batches of RING_ENTRIES FILLs, the previous
  * batch's RECYCLEs submitted with them. Every row runs ROUNDS rounds of
