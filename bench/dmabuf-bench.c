@@ -215,12 +215,12 @@ int main(void)
 
 	if (env && atof(env) > 0)
 		cell_secs = atof(env) / ROUNDS;
-	ret = td_require_dmabuf();
-	if (ret == T_EXIT_SKIP && testbed_abi(abi, sizeof(abi))) {
-		printf("dmabuf-bench: the testbed kernel runs dmabuf.abi=%s: this library does not speak that generation\n",
+	if (io_uring_probe_dmabuf() == 0 && testbed_abi(abi, sizeof(abi))) {
+		printf("dmabuf-bench: the testbed kernel runs dmabuf.abi=%s and io_uring_probe_dmabuf() says 0: this library does not speak that generation\n",
 		       abi);
 		return T_EXIT_FAIL;
 	}
+	ret = td_require_dmabuf();
 	if (ret)
 		return ret;
 	ret = td_require_nvme(O_RDWR | O_DIRECT, &nvme);
