@@ -136,21 +136,22 @@ static inline int io_uring_kmbuf_cqe_buf(const struct io_uring_kmbuf *kb,
 					 const struct io_uring_cqe *cqe,
 					 void **addr, unsigned int *len)
 {
-	int bid;
+	/* not io_uring_kmbuf_cqe_bid(): its int costs gcc two moves here */
+	unsigned int bid;
 
 	if (cqe->res < 0)
 		return cqe->res;
-	bid = io_uring_kmbuf_cqe_bid(cqe);
-	if (bid < 0)
-		return bid;
-	if (LIBURING_KMBUF_CAST(unsigned int, bid) >= kb->ring_entries ||
+	if (!(cqe->flags & IORING_CQE_F_BUFFER))
+		return -ENOBUFS;
+	bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	if (bid >= kb->ring_entries ||
 	    LIBURING_KMBUF_CAST(unsigned int, cqe->res) > kb->buf_size ||
 	    !kb->bufs)
 		return -ERANGE;
 	*addr = LIBURING_KMBUF_CAST(char *, kb->bufs) +
 		LIBURING_KMBUF_CAST(size_t, bid) * kb->buf_size;
 	*len = LIBURING_KMBUF_CAST(unsigned int, cqe->res);
-	return bid;
+	return LIBURING_KMBUF_CAST(int, bid);
 }
 
 /* Visit every buffer of @kb: @bid (unsigned int) and @addr (void *). */
