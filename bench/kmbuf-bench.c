@@ -47,17 +47,6 @@
 
 #include "helpers.h"
 
-/*
- * The driver commands of issue 12. kernel/testdrv/kmbuf_testdrv.h gets
- * all three in one change; until this tree's copy has them, the bench
- * names them itself (the values are the driver's).
- */
-#ifndef KMBUF_TEST_F_COPY
-#define KMBUF_TEST_F_COPY	(1U << 1)
-#define KMBUF_TEST_CMD_NOP	17
-#define KMBUF_TEST_CMD_MEMCPY	18
-#endif
-
 #define RING_ENTRIES	8
 #define MAX_OPS		200000
 #define BGID		3

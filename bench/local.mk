@@ -13,25 +13,15 @@ bench_dmabuf_bench_SOURCES = bench/dmabuf-bench.c
 bench_dmabuf_bench_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 bench_dmabuf_bench_LDADD = $(DMABUF_TEST_LDADD)
 
-# make bench-generations: the benchmarks once per ABI generation of the
-# testbed kernel (a boot each: the generation is a boot parameter, see
-# doc/abi.md), each table still against limits of its own run. A
-# generation the library does not speak fails, with the reason.
-BENCH_GENERATIONS = \
-	'kmbuf.abi=seed dmabuf.abi=seed' \
-	'kmbuf.abi=fuse dmabuf.abi=desc' \
-	'kmbuf.abi=flag dmabuf.abi=desc'
-
+# make bench-generations: the benchmarks once per ABI mode of the testbed
+# kernel (VM_MODES, test/vm/modes.sh: a boot each, the generation is a
+# boot parameter, see doc/abi.md), each table still against limits of its
+# own run.
 bench-generations:
-	@$(MAKE) $(AM_MAKEFLAGS) bench/kmbuf-bench bench/dmabuf-bench
-	@status=0; \
-	for gen in $(BENCH_GENERATIONS); do \
-		echo "bench-generations: $$gen"; \
-		label=bench-$$(echo "$$gen" | tr -c 'a-z0-9\n' -); \
-		$(VM_RUN) --label "$$label" --show-output --append "$$gen" \
-			$(VM_RUN_FLAGS) bench/kmbuf-bench bench/dmabuf-bench || \
-			status=1; \
-	done; \
-	exit $$status
+	@$(MAKE) $(AM_MAKEFLAGS) $(vm_bench_programs)
+	$(VM_RUN_MODES) --label bench --show-output \
+		--results-dir $(abs_top_builddir)/vm-run/bench-modes -- \
+		--builddir $(abs_top_builddir) --srcdir $(abs_top_srcdir) \
+		$(VM_RUN_FLAGS) $(vm_bench_programs)
 
 .PHONY: bench-generations

@@ -18,6 +18,8 @@
 #                  already has the ABI, else in the VM on the testbed kernel,
 #                  once per ABI mode of VM_MODES)
 #   make bench     the benchmark programs, in the VM on the testbed kernel
+#   make bench-generations
+#                  the same once per ABI mode of VM_MODES (bench/local.mk)
 #
 # Extra options for test/vm/run.sh go in VM_RUN_FLAGS, e.g.
 #   make vmcheck VM_RUN_FLAGS='--timeout 600'
