@@ -119,7 +119,7 @@ int dmabuf_gen_update(struct io_uring *ring, const struct dmabuf_gen *gen,
 		per += sizeof(struct iovec);
 	if (nr > SIZE_MAX / per)
 		return -ENOMEM;
-	/* zeroed: the descriptors' flags and __resv must be 0 */
+	/* zeroed: the descriptors' flags and resv must be 0 */
 	buf = calloc(nr, per);
 	if (!buf)
 		return -ENOMEM;

@@ -78,14 +78,17 @@ struct io_uring_kmbuf_reg {
 #define IO_URING_KMBUF_QUERY_OP		35	/* IORING_REGISTER_QUERY */
 #define IO_URING_KMBUF_QUERY_OPCODES	0	/* IO_URING_QUERY_OPCODES */
 
-/* struct io_uring_query_hdr */
+/*
+ * struct io_uring_query_hdr. The kernel's __resv and __pad are resv and
+ * pad in this header: names starting with __ belong to the implementation.
+ */
 struct io_uring_kmbuf_query_hdr {
 	__u64	next_entry;
 	__u64	query_data;
 	__u32	query_op;
 	__u32	size;
 	__s32	result;
-	__u32	__resv[3];
+	__u32	resv[3];
 };
 
 /* struct io_uring_query_opcode: the answer to IO_URING_KMBUF_QUERY_OPCODES */
@@ -97,7 +100,7 @@ struct io_uring_kmbuf_query_opcode {
 	__u64	enter_flags;
 	__u64	sqe_flags;
 	__u32	nr_query_opcodes;
-	__u32	__pad;
+	__u32	pad;
 };
 
 /* dmabuf-backed registered buffers (seed generation). */
@@ -140,7 +143,7 @@ struct io_uring_dmabuf_desc {
 	__u64	uaddr;
 	__s32	dmabuf_fd;
 	__s32	target_fd;
-	__u64	__resv[6];
+	__u64	resv[6];
 };
 
 #ifdef __cplusplus
@@ -176,7 +179,7 @@ IO_URING_KMBUF_ABI_ASSERT(sizeof(struct io_uring_dmabuf_desc) == 80 &&
 			  offsetof(struct io_uring_dmabuf_desc, uaddr) == 16 &&
 			  offsetof(struct io_uring_dmabuf_desc, dmabuf_fd) == 24 &&
 			  offsetof(struct io_uring_dmabuf_desc, target_fd) == 28 &&
-			  offsetof(struct io_uring_dmabuf_desc, __resv) == 32,
+			  offsetof(struct io_uring_dmabuf_desc, resv) == 32,
 			  "io_uring_regbuf_desc layout");
 IO_URING_KMBUF_ABI_ASSERT(sizeof(struct io_uring_kmbuf_query_hdr) == 40 &&
 			  offsetof(struct io_uring_kmbuf_query_hdr, query_data) == 8 &&

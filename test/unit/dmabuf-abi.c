@@ -119,7 +119,7 @@ static int m_desc_entry(unsigned int i, const struct io_uring_dmabuf_desc *d)
 	if (i < MAX_SEEN)
 		M->desc[i] = *d;
 	for (k = 0; k < 6; k++)
-		if (d->__resv[k])
+		if (d->resv[k])
 			return -EINVAL;
 	if (d->flags)
 		return -EINVAL;
@@ -557,7 +557,7 @@ static void batch_desc_bytes(void **state)
 	for (i = 0; i < 4; i++) {
 		assert_int_equal(model.desc[i].flags, 0);
 		for (k = 0; k < 6; k++)
-			assert_int_equal(model.desc[i].__resv[k], 0);
+			assert_int_equal(model.desc[i].resv[k], 0);
 	}
 	assert_int_equal(model.slot[3], 2);
 	assert_int_equal(model.slot[4], 1);

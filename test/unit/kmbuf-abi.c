@@ -352,7 +352,7 @@ static void expect_query_bytes(const struct fake_call *c)
 	assert_int_equal(h->query_op, 0);
 	assert_int_equal(h->size, 48);
 	assert_int_equal(h->result, 0);
-	assert_int_equal(h->__resv[0] | h->__resv[1] | h->__resv[2], 0);
+	assert_int_equal(h->resv[0] | h->resv[1] | h->resv[2], 0);
 }
 
 /* Detect on @name: the answer, once; a second call costs no syscall. */
