@@ -89,6 +89,13 @@ int kmbuf_gen_register(struct io_uring *ring, const struct kmbuf_gen *gen,
 	/* the generation's flags go into a copy: the caller's struct is input */
 	struct io_uring_kmbuf_reg copy = *reg;
 
+	/*
+	 * A caller's flags are 0 in every generation. The flag generation's
+	 * own bits, set by the caller, would make a struct the seed refuses
+	 * look right here: refuse them as the seed kernel would.
+	 */
+	if (reg->flags & gen->reg_flags)
+		return -EINVAL;
 	copy.flags |= gen->reg_flags;
 	return kmbuf_do_register(ring, gen->reg_op, &copy, 1);
 }

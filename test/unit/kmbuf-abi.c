@@ -696,7 +696,8 @@ static void raw_calls_per_generation(void **state)
 	raw_calls_in(IO_URING_KMBUF_ABI_FLAG, 22, 23, 1 | 4, 0x80000000ULL);
 }
 
-/* The raw register ORs the generation's flags into what the caller set. */
+/* The raw register ORs the generation's flags into what the caller set;
+ * the generation's own bits the caller may not set. */
 static void raw_flag_keeps_caller_flags(void **state)
 {
 	struct io_uring_kmbuf_reg reg;
@@ -713,6 +714,12 @@ static void raw_flag_keeps_caller_flags(void **state)
 	assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0), -EINVAL);
 	assert_int_equal(fake_call_at(0)->arg_copy[14], 1 | 2 | 4);
 	assert_int_equal(reg.flags, IO_URING_KMBUF_F_INC);
+	/* the generation's own bits from the caller: refused, as in the seed */
+	reg.flags = IO_URING_KMBUF_F_MMAP;
+	assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0), -EINVAL);
+	reg.flags = IO_URING_KMBUF_F_KERNEL_MANAGED;
+	assert_int_equal(io_uring_register_kmbuf_ring(&ring, &reg, 0), -EINVAL);
+	assert_int_equal(fake_nr_calls(), 1);
 }
 
 /* Not forced: the first raw call detects on a private ring, then acts. */
