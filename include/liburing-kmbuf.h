@@ -37,7 +37,43 @@ extern "C" {
 #endif
 
 /*
- * Kernel-managed buffer rings: raw wrappers, one per kernel operation.
+ * ABI generations. The kernels that carry these features speak one of
+ * several generations of each ABI (liburing-kmbuf(7)); every call below
+ * works on all of them. The library finds out which one the running kernel
+ * speaks the first time it needs to (once per process, on a private ring,
+ * leaving nothing behind), unless a generation was forced.
+ */
+#define IO_URING_KMBUF_ABI_NONE		0	/* the kernel has no kmbuf rings */
+#define IO_URING_KMBUF_ABI_SEED		1	/* opcodes 38/39, mmap 0x88000000 */
+#define IO_URING_KMBUF_ABI_FUSE		2	/* opcodes 37/38, mmap 0x88000000 */
+#define IO_URING_KMBUF_ABI_FLAG		3	/* 22/23 + MMAP|KERNEL_MANAGED, mmap 0x80000000 */
+/* io_uring_kmbuf_force_abi(): back to detection */
+#define IO_URING_KMBUF_ABI_DETECT	(-1)
+
+#define IO_URING_DMABUF_ABI_NONE	0	/* the kernel has no dmabuf slots */
+#define IO_URING_DMABUF_ABI_SEED	1	/* update flag 1, struct io_uring_dmabuf_reg */
+#define IO_URING_DMABUF_ABI_DESC	2	/* update flag 2, struct io_uring_dmabuf_desc */
+/* io_uring_dmabuf_force_abi(): back to detection */
+#define IO_URING_DMABUF_ABI_DETECT	(-1)
+
+/*
+ * The kmbuf generation in use: IO_URING_KMBUF_ABI_*, or -errno when the
+ * kernel could not be asked (not cached: the next call asks again).
+ */
+LIBURING_KMBUF_API int io_uring_kmbuf_abi(void);
+/*
+ * Use generation @abi from now on, in every thread, without asking the
+ * kernel; IO_URING_KMBUF_ABI_DETECT goes back to the detected one.
+ */
+LIBURING_KMBUF_API int io_uring_kmbuf_force_abi(int abi);
+/* The dmabuf generation in use: IO_URING_DMABUF_ABI_*, or -errno. */
+LIBURING_KMBUF_API int io_uring_dmabuf_abi(void);
+/* As io_uring_kmbuf_force_abi(), for dmabuf slots. */
+LIBURING_KMBUF_API int io_uring_dmabuf_force_abi(int abi);
+
+/*
+ * Kernel-managed buffer rings: raw wrappers, one per kernel operation,
+ * in the generation io_uring_kmbuf_abi() names.
  */
 
 /* Register a kmbuf ring described by @reg; @flags is reserved (0). */
@@ -79,6 +115,11 @@ struct io_uring_kmbuf {
 struct io_uring_kmbuf_opts {
 	size_t		sz;
 	unsigned int	flags;		/* reserved, must be 0 */
+	/*
+	 * 0: the process's generation (io_uring_kmbuf_abi()); else the
+	 * IO_URING_KMBUF_ABI_* this ring uses, for setup and free alike.
+	 */
+	int		abi;
 	size_t		:0;		/* the padding up to here is checked */
 };
 
@@ -181,6 +222,35 @@ LIBURING_KMBUF_API int io_uring_register_dmabuf_buffer(struct io_uring *ring,
 /* Empty slot @index; the dma-buf is released when in-flight I/O ends. */
 LIBURING_KMBUF_API int io_uring_unregister_dmabuf_buffer(struct io_uring *ring,
 							 unsigned int index);
+/* What one entry of io_uring_update_dmabuf_buffers() puts in its slot. */
+#define IO_URING_DMABUF_ENTRY_EMPTY	0	/* nothing: clear the slot */
+#define IO_URING_DMABUF_ENTRY_DMABUF	1	/* the whole dma-buf dmabuf_fd */
+#define IO_URING_DMABUF_ENTRY_USER	2	/* len bytes of user memory at addr */
+
+/*
+ * One slot of a batch update. The kind says what goes in; fields the kind
+ * does not use must be 0 (fds included: 0 is a valid fd, the library
+ * writes each generation's own "no fd" value itself).
+ */
+struct io_uring_dmabuf_entry {
+	unsigned int	kind;		/* IO_URING_DMABUF_ENTRY_* */
+	int		target_fd;	/* DMABUF: the file the slot serves */
+	int		dmabuf_fd;	/* DMABUF: the dma-buf */
+	unsigned int	flags;		/* reserved, must be 0 */
+	void		*addr;		/* USER */
+	size_t		len;		/* USER */
+};
+
+/*
+ * Update slots @off .. @off + @nr - 1 from @entries in one system call,
+ * with optional @tags (NULL, or @nr of them; 0 is no tag): the number of
+ * entries applied, which stops short at the first one the kernel refused,
+ * or -errno when none was.
+ */
+LIBURING_KMBUF_API int io_uring_update_dmabuf_buffers(struct io_uring *ring,
+				unsigned int off,
+				const struct io_uring_dmabuf_entry *entries,
+				const __u64 *tags, unsigned int nr);
 /* Does the running kernel support dmabuf slots? 1, 0 or -errno. */
 LIBURING_KMBUF_API int io_uring_probe_dmabuf(void);
 

@@ -6,9 +6,11 @@ dist_man3_MANS = \
 	man/io_uring_for_each_kmbuf.3 \
 	man/io_uring_free_kmbuf_handle.3 \
 	man/io_uring_free_kmbuf_ring.3 \
+	man/io_uring_kmbuf_abi.3 \
 	man/io_uring_kmbuf_addr.3 \
 	man/io_uring_kmbuf_cqe_bid.3 \
 	man/io_uring_kmbuf_cqe_buf.3 \
+	man/io_uring_kmbuf_force_abi.3 \
 	man/io_uring_mmap_kmbuf.3 \
 	man/io_uring_munmap_kmbuf.3 \
 	man/io_uring_probe_kmbuf.3 \

@@ -50,6 +50,58 @@ int kmbuf_do_register(struct io_uring *ring, unsigned int opcode,
 /* Run @probe on a private one-entry ring: its result, or -errno. */
 int kmbuf_probe_with_ring(int (*probe)(struct io_uring *ring));
 
+/*
+ * What differs between the generations of each ABI, as data: one row per
+ * generation (abi.c), chosen once, so that every wrapper stays one path.
+ */
+struct kmbuf_gen {
+	int		abi;		/* IO_URING_KMBUF_ABI_* */
+	unsigned int	reg_op;
+	unsigned int	unreg_op;
+	__u16		reg_flags;	/* ORed into a private copy of the struct */
+	__u64		mmap_base;	/* | bgid << 16 */
+	/* setup's answer to a page count above UINT_MAX; 0: left to the kernel */
+	int		pages_err;
+	/* an unregister of a free bgid proves the opcodes (not for 22/23) */
+	int		unreg_proves;
+};
+
+struct dmabuf_gen {
+	int		abi;		/* IO_URING_DMABUF_ABI_* */
+	__u32		update_flag;
+	size_t		entry_size;	/* bytes per kernel entry */
+};
+
+/* The row of @abi, NULL for NONE or a value that is no generation. */
+const struct kmbuf_gen *kmbuf_gen_of(int abi);
+const struct dmabuf_gen *dmabuf_gen_of(int abi);
+/*
+ * The row in use (forced, else detected): 0 and *gen, -EINVAL when the
+ * kernel has none of the generations, or the detection's -errno.
+ */
+int kmbuf_current_gen(const struct kmbuf_gen **gen);
+int dmabuf_current_gen(const struct dmabuf_gen **gen);
+
+/* One kernel operation in generation @gen; the caller's struct is not touched. */
+int kmbuf_gen_register(struct io_uring *ring, const struct kmbuf_gen *gen,
+		       const struct io_uring_kmbuf_reg *reg);
+int kmbuf_gen_unregister(struct io_uring *ring, const struct kmbuf_gen *gen,
+			 unsigned short bgid);
+int kmbuf_gen_mmap(struct io_uring *ring, const struct kmbuf_gen *gen,
+		   unsigned short bgid, size_t len, void **bufs);
+/* An update of @nr entries in generation @gen: the kernel's answer. */
+int dmabuf_gen_update(struct io_uring *ring, const struct dmabuf_gen *gen,
+		      unsigned int off,
+		      const struct io_uring_dmabuf_entry *entries,
+		      const __u64 *tags, unsigned int nr);
+
+/* The detections behind io_uring_kmbuf_abi() / io_uring_dmabuf_abi(). */
+int kmbuf_detect(struct io_uring *ring);
+int dmabuf_detect(struct io_uring *ring);
+
+/* Forget the cached detections and the forced values (unit tests only). */
+void kmbuf_abi_reset(void);
+
 /* liburing's private int_flags bit for a registered ring fd */
 #define KMBUF_INT_FLAG_REG_RING	1U
 

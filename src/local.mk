@@ -6,13 +6,14 @@ src_libkmbuf_core_la_SOURCES = \
 	src/lib.h \
 	src/register.c \
 	src/kmbuf.c \
-	src/probe.c
+	src/probe.c \
+	src/abi.c
 src_libkmbuf_core_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 
 lib_LTLIBRARIES += src/liburing-kmbuf.la
 src_liburing_kmbuf_la_SOURCES = src/syscall.c
 src_liburing_kmbuf_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
-src_liburing_kmbuf_la_LIBADD = src/libkmbuf-core.la $(LIBURING_LIBS)
+src_liburing_kmbuf_la_LIBADD = src/libkmbuf-core.la $(LIBURING_LIBS) $(PTHREAD_LIBS)
 src_liburing_kmbuf_la_LDFLAGS = -version-info $(KMBUF_LT_VERSION) \
 	-Wl,--version-script=$(srcdir)/src/liburing-kmbuf.map -Wl,--no-undefined
 EXTRA_src_liburing_kmbuf_la_DEPENDENCIES = $(srcdir)/src/liburing-kmbuf.map

@@ -239,7 +239,7 @@ use_all='unsigned int kmbuf_use(const struct io_uring_kmbuf *kb,
 unsigned int kmbuf_use(const struct io_uring_kmbuf *kb,
 			    const struct io_uring_cqe *cqe)
 {
-	struct io_uring_kmbuf_opts opts = { sizeof(opts), 0 };
+	struct io_uring_kmbuf_opts opts = { sizeof(opts), 0, 0 };
 	struct io_uring_kmbuf_reg reg;
 	struct io_uring_dmabuf_update up;
 	struct io_uring_dmabuf_reg dreg;

@@ -31,9 +31,11 @@ for f in "$header" "$top/src/kmbuf.c"; do
 	fi
 done
 
-# probe_dmabuf !EBADF: its private ring always has a real fd, so the
+# dmabuf_abi !EBADF: its private ring always has a real fd, so the
 # library's own EBADF (no fd, no registered index) cannot fire, and the
-# kernel's EBADF to the dma-buf step means "supported".
+# kernel's EBADF to the dma-buf step means "supported". The detections
+# (kmbuf_detect, dmabuf_detect) run through a function pointer, which the
+# body scan does not follow: their errnos are the abi rows' kernel words.
 #
 # The kernel's share, by function. REG is what io_uring_register(2) can
 # answer for any opcode on this library's calls (doc/abi.md, "Errors of
@@ -45,17 +47,22 @@ MMAP="EINVAL ENOMEM EBADF"
 RING_INIT="ENOSYS EPERM ENOMEM EMFILE ENFILE"
 kernel_table() {
 	cat <<EOF
-io_uring_register_kmbuf_ring	EINVAL EEXIST ENOMEM EFAULT EINTR $REG
-io_uring_unregister_kmbuf_ring	EINVAL ENOENT EBUSY $REG
-io_uring_mmap_kmbuf		$MMAP
+io_uring_register_kmbuf_ring	EINVAL E2BIG EEXIST ENOMEM EFAULT EINTR $REG @io_uring_kmbuf_abi
+io_uring_unregister_kmbuf_ring	EINVAL ENOENT EBUSY $REG @io_uring_kmbuf_abi
+io_uring_mmap_kmbuf		$MMAP @io_uring_kmbuf_abi
 io_uring_munmap_kmbuf		EINVAL
-io_uring_setup_kmbuf_ring	EINVAL EEXIST ENOMEM EINTR $REG $MMAP
-io_uring_free_kmbuf_ring	@io_uring_unregister_kmbuf_ring
-io_uring_probe_kmbuf		$RING_INIT EINTR
+io_uring_setup_kmbuf_ring	EINVAL E2BIG EEXIST ENOMEM EINTR $REG $MMAP @io_uring_kmbuf_abi
+io_uring_free_kmbuf_ring	EINVAL ENOENT EBUSY $REG
+io_uring_probe_kmbuf		@io_uring_kmbuf_abi
+io_uring_kmbuf_abi		$RING_INIT EACCES EINTR EPROTO
+io_uring_kmbuf_force_abi	
 io_uring_register_dmabuf_table	EINVAL EBUSY ENOMEM $REG
-io_uring_register_dmabuf_buffer	EBADF EINVAL EOPNOTSUPP ENOMEM ENXIO EOVERFLOW $REG
+io_uring_register_dmabuf_buffer	@io_uring_update_dmabuf_buffers
 io_uring_unregister_dmabuf_buffer	EINVAL ENXIO EOVERFLOW ENOMEM $REG
-io_uring_probe_dmabuf		$RING_INIT !EBADF
+io_uring_update_dmabuf_buffers	EBADF EINVAL EFAULT EOPNOTSUPP ENOMEM ENXIO EOVERFLOW $REG @io_uring_dmabuf_abi
+io_uring_probe_dmabuf		@io_uring_dmabuf_abi
+io_uring_dmabuf_abi		$RING_INIT EACCES EPROTO !EBADF
+io_uring_dmabuf_force_abi	
 io_uring_udmabuf_alloc		EACCES EPERM EINVAL ENOMEM EMFILE ENFILE ENOTTY
 io_uring_kmbuf_cqe_buf		
 io_uring_kmbuf_cqe_bid		

@@ -38,6 +38,12 @@ check_PROGRAMS += $(kmbuf_tests)
 TESTS += $(kmbuf_tests)
 EXTRA_DIST += kernel/testdrv/kmbuf_testdrv.h
 
+# The detected ABI generation is the testbed's mode (helper L, issue 9).
+check_PROGRAMS += test/kmbuf-abi
+TESTS += test/kmbuf-abi
+test_kmbuf_abi_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_kmbuf_abi_LDADD = $(KMBUF_TEST_LDADD)
+
 test_kmbuf_register_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_kmbuf_register_LDADD = $(KMBUF_TEST_LDADD)
 test_kmbuf_mmap_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /*
- * Unit tests of the dmabuf table/slot calls and io_uring_probe_dmabuf()
- * (src/dmabuf.c): argument checks before any syscall, the exact bytes the
- * kernel gets, result normalisation, and the probe's classification.
+ * Unit tests of the dmabuf table/slot calls (src/dmabuf.c) in the seed
+ * generation, forced: argument checks before any syscall, the exact bytes
+ * the kernel gets, result normalisation. The detection behind
+ * io_uring_probe_dmabuf() and the descriptor generation: dmabuf-abi.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include <liburing-kmbuf.h>
 #include "fake-sys.h"
+#include "lib.h"
 
 #define RING_FD		5
 #define REG_INDEX	2
@@ -56,6 +58,9 @@ static int setup(void **state)
 	(void)state;
 	fake_reset();
 	fake_register_hook = dmabuf_hook;
+	/* the seed's bytes; dmabuf-abi.c covers detection and the other one */
+	kmbuf_abi_reset();
+	assert_int_equal(io_uring_dmabuf_force_abi(IO_URING_DMABUF_ABI_SEED), 0);
 	return 0;
 }
 
@@ -248,122 +253,6 @@ static void unregister_bytes(void **state)
 	expect_update(c, RING_FD, 7, 0);
 }
 
-/* queue_init, the table, the -1/-1 update, the dma-buf path, queue_exit. */
-static void expect_probe_calls(int nr_register)
-{
-	const struct fake_call *c;
-	const struct io_uring_rsrc_register *rr;
-
-	assert_int_equal(fake_nr_calls(), nr_register + 2);
-	assert_int_equal(fake_call_at(0)->kind, FAKE_QUEUE_INIT);
-	assert_int_equal(fake_call_at(0)->entries, 1);
-	c = fake_call_at(fake_nr_calls() - 1);
-	assert_int_equal(c->kind, FAKE_QUEUE_EXIT);
-	assert_int_equal(c->fd, FAKE_RING_FD);
-	assert_int_equal(fake_nr_calls_of(FAKE_MMAP), 0);
-
-	c = fake_call_at(1);
-	assert_int_equal(c->opcode, 15);
-	rr = (const struct io_uring_rsrc_register *)extra_of(c)->rsrc_reg;
-	assert_int_equal(rr->nr, 1);
-	assert_int_equal(rr->flags, IORING_RSRC_REGISTER_SPARSE);
-	if (nr_register < 2)
-		return;
-	c = fake_call_at(2);
-	expect_update(c, FAKE_RING_FD, 0, 1);
-	expect_entry(c, -1, -1);
-	if (nr_register < 3)
-		return;
-	c = fake_call_at(3);
-	expect_update(c, FAKE_RING_FD, 0, 1);
-	expect_entry(c, FAKE_RING_FD, -1);
-}
-
-static int run_probe(int table, int plain, int dmabuf, int nr_register)
-{
-	int ret;
-
-	fake_push_queue_init(0);
-	fake_push_register(table);
-	if (nr_register >= 2)
-		fake_push_register(plain);
-	if (nr_register >= 3)
-		fake_push_register(dmabuf);
-	ret = io_uring_probe_dmabuf();
-	expect_probe_calls(nr_register);
-	return ret;
-}
-
-static void probe_supported(void **state)
-{
-	(void)state;
-	assert_int_equal(run_probe(0, 1, -EBADF, 3), 1);
-	fake_reset();
-	fake_register_hook = dmabuf_hook;
-	assert_int_equal(run_probe(0, 1, -EOPNOTSUPP, 3), 1);
-}
-
-static void probe_unknown_flag(void **state)
-{
-	(void)state;
-	assert_int_equal(run_probe(0, -EINVAL, 0, 2), 0);
-}
-
-static void probe_flag_without_dmabuf_path(void **state)
-{
-	(void)state;
-	assert_int_equal(run_probe(0, 1, -EINVAL, 3), 0);
-}
-
-static void probe_no_sparse_tables(void **state)
-{
-	(void)state;
-	assert_int_equal(run_probe(-EINVAL, 0, 0, 1), 0);
-}
-
-static void probe_cannot_tell(void **state)
-{
-	(void)state;
-	assert_int_equal(run_probe(-ENOMEM, 0, 0, 1), -ENOMEM);
-	fake_reset();
-	fake_register_hook = dmabuf_hook;
-	assert_int_equal(run_probe(0, -ENOMEM, 0, 2), -ENOMEM);
-	fake_reset();
-	fake_register_hook = dmabuf_hook;
-	assert_int_equal(run_probe(0, 1, -ENOMEM, 3), -ENOMEM);
-}
-
-/* Answers no kernel gives: never "supported". */
-static void probe_nonsense(void **state)
-{
-	(void)state;
-	assert_int_equal(run_probe(0, 0, 0, 2), -EPROTO);
-	fake_reset();
-	fake_register_hook = dmabuf_hook;
-	assert_int_equal(run_probe(0, 2, 0, 2), -EPROTO);
-	fake_reset();
-	fake_register_hook = dmabuf_hook;
-	assert_int_equal(run_probe(0, 1, 1, 3), -EPROTO);
-	fake_reset();
-	fake_register_hook = dmabuf_hook;
-	assert_int_equal(run_probe(0, 1, 0, 3), -EPROTO);
-	fake_reset();
-	fake_register_hook = dmabuf_hook;
-	assert_int_equal(run_probe(0, 1, -EFAULT, 3), -EFAULT);
-}
-
-static void probe_no_io_uring(void **state)
-{
-	(void)state;
-	fake_push_queue_init(-EPERM);
-	assert_int_equal(io_uring_probe_dmabuf(), -EPERM);
-	assert_int_equal(fake_nr_calls(), 1);
-	fake_reset();
-	fake_push_queue_init(-ENOSYS);
-	assert_int_equal(io_uring_probe_dmabuf(), -ENOSYS);
-	assert_int_equal(fake_nr_calls(), 1);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,13 +263,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(register_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(register_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(unregister_bytes, setup, teardown),
-		cmocka_unit_test_setup_teardown(probe_supported, setup, teardown),
-		cmocka_unit_test_setup_teardown(probe_unknown_flag, setup, teardown),
-		cmocka_unit_test_setup_teardown(probe_flag_without_dmabuf_path, setup, teardown),
-		cmocka_unit_test_setup_teardown(probe_no_sparse_tables, setup, teardown),
-		cmocka_unit_test_setup_teardown(probe_cannot_tell, setup, teardown),
-		cmocka_unit_test_setup_teardown(probe_nonsense, setup, teardown),
-		cmocka_unit_test_setup_teardown(probe_no_io_uring, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

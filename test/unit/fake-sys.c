@@ -30,6 +30,7 @@ static void *live[FAKE_MAX_ALLOCS];
 static int alloc_countdown;
 
 void (*fake_register_hook)(struct fake_call *call, const void *arg);
+const struct fake_kernel *fake_kernel;
 
 static const char *fake_kind_name(enum fake_kind kind)
 {
@@ -51,6 +52,7 @@ void fake_reset(void)
 	memset(live, 0, sizeof(live));
 	alloc_countdown = 0;
 	fake_register_hook = NULL;
+	fake_kernel = NULL;
 }
 
 void fake_ring_init(struct io_uring *ring, int ring_fd)
@@ -97,7 +99,7 @@ static struct fake_call *fake_enter(enum fake_kind kind,
 		fail_msg("fake: more than %d calls", FAKE_MAX_CALLS);
 	call = &calls[nr_calls++];
 	call->kind = kind;
-	if (!answer)
+	if (!answer || fake_kernel)
 		return call;
 	if (script_head == script_tail)
 		fail_msg("fake: unexpected %s (call %d): nothing scripted",
@@ -157,8 +159,16 @@ static size_t fake_arg_size(unsigned int opcode)
 	case IO_URING_KMBUF_REGISTER_OP:
 	case IO_URING_KMBUF_UNREGISTER_OP:
 		return sizeof(struct io_uring_kmbuf_reg);
+	case IO_URING_KMBUF_FUSE_REGISTER_OP:
+	case IO_URING_KMBUF_PBUF_REGISTER_OP:
+	case IO_URING_KMBUF_PBUF_UNREGISTER_OP:
+		return sizeof(struct io_uring_kmbuf_reg);
 	case IO_URING_DMABUF_UPDATE_OP:
 		return sizeof(struct io_uring_dmabuf_update);
+	case IO_URING_KMBUF_QUERY_OP:
+		return sizeof(struct io_uring_kmbuf_query_hdr);
+	case IORING_REGISTER_BUFFERS2:
+		return sizeof(struct io_uring_rsrc_register);
 	}
 	return 0;
 }
@@ -179,6 +189,8 @@ int kmbuf_sys_register(int fd, unsigned int opcode, const void *arg,
 	}
 	if (fake_register_hook)
 		fake_register_hook(call, arg);
+	if (fake_kernel)
+		answer.ret = call->ret = fake_kernel->reg(call, arg);
 	return answer.ret;
 }
 
@@ -193,6 +205,10 @@ int kmbuf_sys_mmap(size_t len, int prot, int flags, int fd, off_t offset,
 	call->flags = flags;
 	call->mmap_fd = fd;
 	call->offset = offset;
+	if (fake_kernel) {
+		answer.addr = NULL;
+		answer.ret = call->ret = fake_kernel->mmap(call, &answer.addr);
+	}
 	if (answer.ret)
 		return answer.ret;
 	call->addr = answer.addr;
@@ -207,6 +223,8 @@ int kmbuf_sys_munmap(void *addr, size_t len)
 
 	call->addr = addr;
 	call->len = len;
+	if (fake_kernel)
+		answer.ret = call->ret = fake_kernel->munmap(call);
 	return answer.ret;
 }
 
@@ -223,6 +241,8 @@ int __wrap_io_uring_queue_init(unsigned int entries, struct io_uring *ring,
 	call->ring = ring;
 	call->entries = entries;
 	call->setup_flags = flags;
+	if (fake_kernel)
+		answer.ret = call->ret = fake_kernel->queue_init(call);
 	if (answer.ret)
 		return answer.ret;
 	memset(ring, 0, sizeof(*ring));
@@ -237,6 +257,8 @@ void __wrap_io_uring_queue_exit(struct io_uring *ring)
 
 	call->ring = ring;
 	call->fd = ring->ring_fd;
+	if (fake_kernel && fake_kernel->queue_exit)
+		fake_kernel->queue_exit(call);
 }
 
 /* Allocation accounting: only what was allocated since fake_reset(). */

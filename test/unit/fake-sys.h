@@ -44,7 +44,7 @@ enum fake_kind {
 /* Bytes of a register argument a call record keeps. */
 #define FAKE_ARG_MAX		64
 #define FAKE_EXTRA_MAX		512
-#define FAKE_MAX_CALLS		32
+#define FAKE_MAX_CALLS		64
 
 struct fake_call {
 	enum fake_kind	kind;
@@ -91,6 +91,20 @@ int fake_nr_calls_of(enum fake_kind kind);
 const struct fake_call *fake_call_of(enum fake_kind kind, int i);
 /* Fail the running test if scripted answers were not used. */
 void fake_assert_script_done(void);
+
+/*
+ * A modelled kernel instead of a script: while fake_kernel is set, every
+ * call takes its answer from it (still logged). The model sees the
+ * arguments as passed, pointers still valid.
+ */
+struct fake_kernel {
+	int	(*queue_init)(struct fake_call *call);
+	int	(*reg)(struct fake_call *call, const void *arg);
+	int	(*mmap)(struct fake_call *call, void **addr);
+	int	(*munmap)(struct fake_call *call);
+	void	(*queue_exit)(struct fake_call *call);
+};
+extern const struct fake_kernel *fake_kernel;
 
 /* Called inside kmbuf_sys_register() after the argument was copied. */
 extern void (*fake_register_hook)(struct fake_call *call, const void *arg);

@@ -18,6 +18,7 @@
 
 #include <liburing-kmbuf.h>
 #include "fake-sys.h"
+#include "lib.h"
 
 #define RING_FD		5
 #define REG_INDEX	3	/* registered ring index */
@@ -28,6 +29,9 @@ static int setup(void **state)
 {
 	(void)state;
 	fake_reset();
+	/* the seed's bytes; kmbuf-abi.c covers the other generations */
+	kmbuf_abi_reset();
+	assert_int_equal(io_uring_kmbuf_force_abi(IO_URING_KMBUF_ABI_SEED), 0);
 	return 0;
 }
 
@@ -553,8 +557,10 @@ static void setup_checks_opts(void **state)
  */
 static void setup_checks_every_byte_past_flags(void **state)
 {
-	const size_t known_end = offsetof(struct io_uring_kmbuf_opts, flags) +
-				 sizeof(unsigned int);
+	const size_t old_end = offsetof(struct io_uring_kmbuf_opts, flags) +
+			       sizeof(unsigned int);
+	const size_t known_end = offsetof(struct io_uring_kmbuf_opts, abi) +
+				 sizeof(int);
 	union {
 		struct io_uring_kmbuf_opts opts;
 		unsigned char bytes[sizeof(struct io_uring_kmbuf_opts) + 16];
@@ -581,7 +587,7 @@ static void setup_checks_every_byte_past_flags(void **state)
 
 	/* an older caller's struct ends at flags: what follows is not its */
 	memset(&big, 0xff, sizeof(big));
-	big.opts.sz = known_end;
+	big.opts.sz = old_end;
 	big.opts.flags = 0;
 	fake_push_register(0);
 	fake_push_mmap(0, NULL);
@@ -640,7 +646,8 @@ static void setup_registers_maps_and_frees(void **state)
 /* The region length is computed in size_t: 32768 * (4G - page) bytes. */
 static void setup_len_does_not_truncate(void **state)
 {
-	const unsigned int max_size = UINT_MAX - (UINT_MAX % page);
+	/* the most the seed's page count (32 bits) allows for 32768 buffers */
+	const unsigned int max_size = (UINT_MAX / 32768) * page;
 	struct io_uring_kmbuf *kb = NULL;
 	struct io_uring ring;
 

@@ -10,7 +10,8 @@
 unit_tests = \
 	test/unit/kmbuf-api \
 	test/unit/kmbuf-helpers \
-	test/unit/kmbuf-probe
+	test/unit/kmbuf-abi \
+	test/unit/dmabuf-abi
 
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
@@ -18,7 +19,7 @@ TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 unit_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/src -I$(top_srcdir)/test/unit
 unit_fake_sources = test/unit/fake-sys.c test/unit/fake-sys.h
-unit_fake_ldadd = src/libkmbuf-core.la $(LIBURING_LIBS) $(CMOCKA_LIBS)
+unit_fake_ldadd = src/libkmbuf-core.la $(LIBURING_LIBS) $(PTHREAD_LIBS) $(CMOCKA_LIBS)
 # The probes' private ring, and allocation accounting (see fake-sys.h).
 unit_fake_ldflags = $(AM_LDFLAGS) \
 	-Wl,--wrap=io_uring_queue_init -Wl,--wrap=io_uring_queue_exit \
@@ -29,21 +30,28 @@ test_unit_kmbuf_api_SOURCES = test/unit/kmbuf-api.c $(unit_fake_sources)
 test_unit_kmbuf_api_LDADD = $(unit_fake_ldadd)
 test_unit_kmbuf_api_LDFLAGS = $(unit_fake_ldflags)
 
-test_unit_kmbuf_probe_SOURCES = test/unit/kmbuf-probe.c $(unit_fake_sources)
-test_unit_kmbuf_probe_LDADD = $(unit_fake_ldadd)
-test_unit_kmbuf_probe_LDFLAGS = $(unit_fake_ldflags)
+test_unit_kmbuf_abi_SOURCES = test/unit/kmbuf-abi.c $(unit_fake_sources)
+test_unit_kmbuf_abi_LDADD = $(unit_fake_ldadd)
+test_unit_kmbuf_abi_LDFLAGS = $(unit_fake_ldflags)
+
+test_unit_dmabuf_abi_SOURCES = test/unit/dmabuf-abi.c $(unit_fake_sources)
+test_unit_dmabuf_abi_LDADD = $(unit_fake_ldadd)
+test_unit_dmabuf_abi_LDFLAGS = $(unit_fake_ldflags)
 
 test_unit_kmbuf_helpers_SOURCES = test/unit/kmbuf-helpers.c
 test_unit_kmbuf_helpers_LDADD = $(LIBURING_LIBS) $(CMOCKA_LIBS)
 else
 test_unit_kmbuf_api_SOURCES = test/unit/skip.c
-test_unit_kmbuf_probe_SOURCES = test/unit/skip.c
+test_unit_kmbuf_abi_SOURCES = test/unit/skip.c
+test_unit_dmabuf_abi_SOURCES = test/unit/skip.c
 test_unit_kmbuf_helpers_SOURCES = test/unit/skip.c
 endif
 test_unit_kmbuf_api_CFLAGS = $(unit_cflags)
 test_unit_kmbuf_api_CPPFLAGS = $(unit_cppflags)
-test_unit_kmbuf_probe_CFLAGS = $(unit_cflags)
-test_unit_kmbuf_probe_CPPFLAGS = $(unit_cppflags)
+test_unit_kmbuf_abi_CFLAGS = $(unit_cflags)
+test_unit_kmbuf_abi_CPPFLAGS = $(unit_cppflags)
+test_unit_dmabuf_abi_CFLAGS = $(unit_cflags)
+test_unit_dmabuf_abi_CPPFLAGS = $(unit_cppflags)
 test_unit_kmbuf_helpers_CFLAGS = $(unit_cflags)
 test_unit_kmbuf_helpers_CPPFLAGS = $(unit_cppflags)
 
