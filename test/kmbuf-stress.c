@@ -287,6 +287,13 @@ struct slot {
 	int		want_unpin;	/* unregister saw -EBUSY */
 	int		unpin_must_work;/* unregister returned 0 meanwhile */
 	int		pin_must_fail;	/* ditto, for a PIN in flight */
+	unsigned int	unpins;		/* successful UNPINs so far */
+	/*
+	 * The ring may have been pinned while an unregister syscall ran: it
+	 * was, or a PIN or UNPIN was in flight, when the syscall started, or
+	 * an UNPIN completed while it ran (the lock is dropped meanwhile).
+	 */
+	int		unreg_maybe_pinned;
 	int		fills_held;	/* --no-unregister-race: no new FILLs */
 	unsigned int	reg_gen;	/* registrations of this bgid so far */
 	uint64_t	reg_ns;		/* when the current one was made */
@@ -739,6 +746,7 @@ static void pin_done(struct instance *in, struct req *r, int res)
 		if (res == 0 && s->pinned) {
 			s->pinned = 0;
 			s->want_unpin = 0;
+			s->unpins++;
 			count(C_UNPIN_OK, 1);
 		} else if (res == -EINVAL && (!s->pinned || (gone && !s->unpin_must_work))) {
 			s->pinned = 0;
@@ -932,7 +940,8 @@ static void judge_unreg(struct instance *in, struct slot *s, int ret)
 {
 	if (ret == -EBUSY) {
 		count(C_UNREG_BUSY, 1);
-		if (!s->pinned && s->pin_op != KMBUF_TEST_CMD_PIN)
+		if (!s->pinned && s->pin_op != KMBUF_TEST_CMD_PIN &&
+		    !s->unreg_maybe_pinned)
 			fail("%s bgid %u: unregister -EBUSY, but the ring is not pinned",
 			     in->name, s->bgid);
 		s->want_unpin = 1;
@@ -971,7 +980,8 @@ static void ctl_unregister_at(struct instance *in, struct slot *s, int pause)
 {
 	struct rng *g = &in->ctl_rng;
 	unsigned char *unmap = NULL;
-	int ret, inflight;
+	unsigned int unpins;
+	int ret, inflight, was_pinned;
 
 	pthread_mutex_lock(&in->lock);
 	if (s->state != S_LIVE) {
@@ -994,6 +1004,8 @@ static void ctl_unregister_at(struct instance *in, struct slot *s, int pause)
 	}
 	s->unreg_tries++;
 	s->unregistering = 1;
+	was_pinned = s->pinned || s->pin_op;
+	unpins = s->unpins;
 	pthread_mutex_unlock(&in->lock);
 
 	if (unmap) {
@@ -1011,7 +1023,9 @@ static void ctl_unregister_at(struct instance *in, struct slot *s, int pause)
 		count(C_UNREG_INFLIGHT, 1);
 	s->fills_held = 0;
 	s->unregistering = 0;
+	s->unreg_maybe_pinned = was_pinned || s->unpins != unpins;
 	judge_unreg(in, s, ret);
+	s->unreg_maybe_pinned = 0;
 	pthread_mutex_unlock(&in->lock);
 }
 
