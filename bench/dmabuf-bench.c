@@ -82,21 +82,6 @@ static int count_iowq(void)
 	return n;
 }
 
-/* The testbed's dmabuf.abi= (seed, desc) into @buf: 1, or 0 if none. */
-static int testbed_abi(char *buf, size_t len)
-{
-	FILE *f = fopen("/sys/module/dmabuf/parameters/abi", "r");
-	int ok;
-
-	if (!f)
-		return 0;
-	ok = fgets(buf, (int)len, f) != NULL;
-	fclose(f);
-	if (ok)
-		buf[strcspn(buf, "\n")] = 0;
-	return ok && buf[0];
-}
-
 /* One read of @len at @off: bytes read, or -errno. */
 static int read_one(enum col c, unsigned int len, __u64 off)
 {
@@ -211,13 +196,12 @@ int main(void)
 	int iowq[NR_SIZES];
 	unsigned int s, k, kk, round, failed = 0;
 	int ret, err = 0;
-	char abi[16];
 
 	if (env && atof(env) > 0)
 		cell_secs = atof(env) / ROUNDS;
-	if (io_uring_probe_dmabuf() == 0 && testbed_abi(abi, sizeof(abi))) {
+	if (io_uring_probe_dmabuf() == 0 && t_dmabuf_gen()->has_switch) {
 		printf("dmabuf-bench: the testbed kernel runs dmabuf.abi=%s and io_uring_probe_dmabuf() says 0: this library does not speak that generation\n",
-		       abi);
+		       t_dmabuf_gen()->name);
 		return T_EXIT_FAIL;
 	}
 	ret = td_require_dmabuf();

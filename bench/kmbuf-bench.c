@@ -3,8 +3,8 @@
  * kmbuf-bench: the kmbuf data path through the testbed driver, each
  * measured against its limit in the same run. Four tables:
  *
- *   detection   the probes (and, once the library has them, the generation
- *               queries): the first call in a fresh process vs later calls.
+ *   detection   the probes and the generation queries: the first call in
+ *               a fresh process vs later calls.
  *   library     the data path through liburing-kmbuf (setup/free handles,
  *               io_uring_kmbuf_cqe_buf()) vs the same loop on raw
  *               io_uring_register(2)/mmap(2) with the CQE decoded by hand,
@@ -72,67 +72,6 @@ enum path {
 	PATH_RAW_SETUP,		/* register + mmap + unregister + munmap */
 };
 
-/*
- * The kmbuf generations, as data: the raw mode needs the numbers, the
- * library finds them itself. Which one runs: io_uring_kmbuf_abi() once
- * the library has it, else the testbed's switch, else the seed.
- */
-struct generation {
-	const char	*name;
-	unsigned int	reg_op, unreg_op;
-	__u16		flags;
-	__u64		mmap_base;
-};
-
-static const struct generation generations[] = {
-	{ "seed", IO_URING_KMBUF_REGISTER_OP, IO_URING_KMBUF_UNREGISTER_OP, 0,
-	  IO_URING_KMBUF_OFF_RING },
-	{ "fuse", 37, 38, 0, IO_URING_KMBUF_OFF_RING },
-	/* IORING_REGISTER_PBUF_RING, IOU_PBUF_RING_MMAP | KERNEL_MANAGED */
-	{ "flag", 22, 23, 1 | 4, 0x80000000ULL },
-};
-
-/* The testbed's kmbuf.abi= (seed, fuse, flag) into @buf: 1, or 0 if none. */
-static int testbed_abi(char *buf, size_t len)
-{
-	FILE *f = fopen("/sys/module/kmbuf/parameters/abi", "r");
-	int ok;
-
-	if (!f)
-		return 0;
-	ok = fgets(buf, (int)len, f) != NULL;
-	fclose(f);
-	if (ok)
-		buf[strcspn(buf, "\n")] = 0;
-	return ok && buf[0];
-}
-
-/*
- * What a generation-aware library reports, else the testbed's boot
- * switch (/sys/module/kmbuf/parameters/abi), else the seed: the only
- * generation a library without io_uring_kmbuf_abi() speaks.
- */
-static const struct generation *running_generation(void)
-{
-#ifdef IO_URING_KMBUF_ABI_SEED
-	int abi = io_uring_kmbuf_abi();
-
-	if (abi >= IO_URING_KMBUF_ABI_SEED && abi <= IO_URING_KMBUF_ABI_FLAG)
-		return &generations[abi - IO_URING_KMBUF_ABI_SEED];
-	return NULL;
-#else
-	char buf[16];
-	size_t i;
-
-	if (!testbed_abi(buf, sizeof(buf)))
-		return &generations[0];
-	for (i = 0; i < sizeof(generations) / sizeof(generations[0]); i++)
-		if (!strcmp(buf, generations[i].name))
-			return &generations[i];
-	return NULL;
-#endif
-}
-
 struct cell {
 	unsigned long long	ops, bytes;
 	uint64_t		ns;		/* wall clock, or the driver's */
@@ -144,7 +83,7 @@ struct cell {
 struct bench {
 	struct io_uring		ring;
 	int			drv;
-	const struct generation	*gen;
+	const struct t_kmbuf_gen *gen;	/* the running one: raw numbers */
 	enum path		path;
 	unsigned int		size;		/* buffer size */
 	unsigned int		len;		/* payload per FILL */
@@ -168,14 +107,14 @@ static int raw_register(struct bench *b)
 	reg.buf_size = b->size;
 	reg.ring_entries = b->entries;
 	reg.bgid = BGID;
-	reg.flags = b->gen->flags;
+	reg.flags = (__u16)b->gen->reg_flags;
 	ret = syscall(__NR_io_uring_register, b->ring.ring_fd, b->gen->reg_op,
 		      &reg, 1);
 	if (ret < 0)
 		return -errno;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 		 b->ring.ring_fd,
-		 (off_t)(b->gen->mmap_base | (__u64)BGID << IO_URING_KMBUF_OFF_SHIFT));
+		 (off_t)(b->gen->off_base | (__u64)BGID << IO_URING_KMBUF_OFF_SHIFT));
 	if (p == MAP_FAILED) {
 		ret = -errno;
 		memset(&reg, 0, sizeof(reg));
@@ -822,10 +761,8 @@ struct detector {
 static const struct detector detectors[] = {
 	{ "io_uring_probe_kmbuf()", io_uring_probe_kmbuf },
 	{ "io_uring_probe_dmabuf()", io_uring_probe_dmabuf },
-#ifdef IO_URING_KMBUF_ABI_SEED
 	{ "io_uring_kmbuf_abi()", io_uring_kmbuf_abi },
 	{ "io_uring_dmabuf_abi()", io_uring_dmabuf_abi },
-#endif
 };
 #define NR_DETECTORS	(sizeof(detectors) / sizeof(detectors[0]))
 
@@ -962,7 +899,6 @@ int main(void)
 {
 	const char *env = getenv("KMBUF_BENCH_SECONDS");
 	struct bench b;
-	char abi[16];
 	int ret;
 
 	if (env && atof(env) > 0)
@@ -973,10 +909,10 @@ int main(void)
 	if (want("detection") && table_detection())
 		failures++;
 	ret = io_uring_probe_kmbuf();
-	if (ret == 0 && testbed_abi(abi, sizeof(abi))) {
+	if (ret == 0 && t_kmbuf_gen()->has_switch) {
 		/* the testbed speaks a generation the library does not */
 		printf("kmbuf-bench: the testbed kernel runs kmbuf.abi=%s and io_uring_probe_kmbuf() says 0: this library does not speak that generation\n",
-		       abi);
+		       t_kmbuf_gen()->name);
 		return T_EXIT_FAIL;
 	}
 	if (ret == 0) {
@@ -989,9 +925,11 @@ int main(void)
 		return ret == -ENOSYS || ret == -EPERM ? T_EXIT_SKIP : T_EXIT_FAIL;
 	}
 	memset(&b, 0, sizeof(b));
-	b.gen = running_generation();
-	if (!b.gen) {
-		printf("kmbuf-bench: the kernel runs a kmbuf generation this benchmark does not know\n");
+	/* the raw rows use the tests' own numbers, not the library's */
+	b.gen = t_kmbuf_gen();
+	if (io_uring_kmbuf_abi() != b.gen->abi) {
+		printf("kmbuf-bench: the library uses kmbuf generation %d, the kernel runs %s\n",
+		       io_uring_kmbuf_abi(), b.gen->name);
 		return T_EXIT_FAIL;
 	}
 	ret = t_require_testdrv(&b.drv);
