@@ -8,7 +8,7 @@
  * SPAN bytes). Every size runs ROUNDS rounds of KMBUF_BENCH_SECONDS /
  * ROUNDS per column (default 2.1 s per column), the column order rotating
  * between rounds; figures are medians, a fraction is the median of the
- * per-round fractions, with their interquartile range. Needs the testbed VM (udmabuf, /dev/nvme0n1).
+ * per-round fractions, with their interquartile range. Needs the testbed VM (udmabuf, its NVMe drive).
  */
 #define _GNU_SOURCE	/* O_DIRECT */
 #include <dirent.h>
@@ -196,6 +196,7 @@ int main(void)
 	int iowq[NR_SIZES];
 	unsigned int s, k, kk, round, failed = 0;
 	int ret, err = 0;
+	char path[128];
 
 	if (env && atof(env) > 0)
 		cell_secs = atof(env) / ROUNDS;
@@ -234,8 +235,10 @@ int main(void)
 		return T_EXIT_FAIL;
 	}
 
+	snprintf(path, sizeof(path), "/sys/block/%s/queue/max_sectors_kb",
+		 strrchr(td_nvme_path(), '/') + 1);
 	printf("dmabuf-bench: %s (max_sectors_kb %ld), queue depth 1, %u rounds of %.2f s per size and column\n",
-	       TD_NVME_DEV, sysfs_long("/sys/block/nvme0n1/queue/max_sectors_kb"),
+	       td_nvme_path(), sysfs_long(path),
 	       ROUNDS, cell_secs);
 	for (round = 0; round < ROUNDS && !failed; round++) {
 		for (s = 0; s < NR_SIZES && !failed; s++) {

@@ -131,7 +131,7 @@ static void check_files(void)
 			  12 * 1024 * 1024);
 	t_expect("WRITE_FIXED on a dup() of the target", ret, 4096);
 
-	second = open(TD_NVME_DEV, O_RDWR | O_DIRECT | O_CLOEXEC);
+	second = open(td_nvme_path(), O_RDWR | O_DIRECT | O_CLOEXEC);
 	if (second >= 0) {
 		ret = td_rw_fixed(&ring, IORING_OP_READ_FIXED, second, SLOT_B,
 				  0, 4096, 0);
@@ -146,7 +146,7 @@ static void check_files(void)
 		t_expect("the user-memory slot on the second open()", ret, 4096);
 		close(second);
 	} else {
-		t_fail("second open(%s) failed", TD_NVME_DEV);
+		t_fail("second open(%s) failed", td_nvme_path());
 	}
 
 	/* the rule is checked per request: O_DIRECT cleared later -> EINVAL */

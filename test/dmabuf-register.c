@@ -105,7 +105,7 @@ static void check_fds(void)
 		 io_uring_register_dmabuf_buffer(&ring, 1, ring.ring_fd,
 						 ub->dmabuf_fd), -EOPNOTSUPP);
 
-	plain = open(TD_NVME_DEV, O_RDWR | O_CLOEXEC);
+	plain = open(td_nvme_path(), O_RDWR | O_CLOEXEC);
 	if (plain >= 0) {
 		t_expect("block device without O_DIRECT",
 			 io_uring_register_dmabuf_buffer(&ring, 1, plain,
@@ -113,9 +113,9 @@ static void check_fds(void)
 			 -EINVAL);
 		close(plain);
 	} else {
-		t_fail("open(%s) without O_DIRECT failed", TD_NVME_DEV);
+		t_fail("open(%s) without O_DIRECT failed", td_nvme_path());
 	}
-	plain = open(TD_NVME_DEV, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	plain = open(td_nvme_path(), O_RDONLY | O_DIRECT | O_CLOEXEC);
 	if (plain >= 0) {
 		t_expect("read-only O_DIRECT block device",
 			 io_uring_register_dmabuf_buffer(&ring, 1, plain,
@@ -124,7 +124,7 @@ static void check_fds(void)
 			 io_uring_unregister_dmabuf_buffer(&ring, 1), 0);
 		close(plain);
 	} else {
-		t_fail("open(%s, O_RDONLY | O_DIRECT) failed", TD_NVME_DEV);
+		t_fail("open(%s, O_RDONLY | O_DIRECT) failed", td_nvme_path());
 	}
 }
 

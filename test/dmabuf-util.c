@@ -34,7 +34,7 @@ int td_require_dmabuf(void)
 
 int td_require_nvme(int flags, int *fd)
 {
-	int ret = open(TD_NVME_DEV, flags | O_CLOEXEC);
+	int ret = open(td_nvme_path(), flags | O_CLOEXEC);
 
 	if (ret >= 0) {
 		*fd = ret;
@@ -42,10 +42,10 @@ int td_require_nvme(int flags, int *fd)
 	}
 	if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
 		return t_skip("no NVMe namespace at %s (the testbed VM has one: make vmcheck)",
-			      TD_NVME_DEV);
+			      td_nvme_path());
 	if (errno == EACCES || errno == EPERM)
-		return t_skip("%s is not accessible to this user", TD_NVME_DEV);
-	t_fail("open(%s): %s", TD_NVME_DEV, strerror(errno));
+		return t_skip("%s is not accessible to this user", td_nvme_path());
+	t_fail("open(%s): %s", td_nvme_path(), strerror(errno));
 	return T_EXIT_FAIL;
 }
 

@@ -254,7 +254,7 @@ fi
 mkdir -p "$workdir"
 root=$workdir/root
 rm -rf "$root"
-rm -f "$workdir/initramfs.cpio" "$workdir/nvme.img" "$workdir/console.log" \
+rm -f "$workdir/initramfs.cpio" "$workdir/nvme.img" "$workdir/nvme-far.img" "$workdir/console.log" \
 	"$workdir/console.txt" "$workdir/kernel-reports.txt"
 mkdir -p "$root/bin" "$root/etc" "$root/kmbuf/progs" "$root/kmbuf/lib"
 cp "$busybox" "$root/bin/busybox"
@@ -314,6 +314,11 @@ msg "initramfs: ${#names[@]} programs, $(du -k "$initramfs" | cut -f1) KiB"
 nvme=$workdir/nvme.img
 # random contents, so that what the programs read is not just zeros
 head -c 64M /dev/urandom >"$nvme"
+# A second, small controller with no memory buffer: a device that cannot
+# reach the first one's controller memory by P2P DMA (QEMU's host bridge is
+# not one the kernel trusts to route it).
+nvme_far=$workdir/nvme-far.img
+head -c 1M /dev/urandom >"$nvme_far"
 
 # ---- boot ----
 log=$workdir/console.log
@@ -325,9 +330,11 @@ qemu_rc=0
 timeout -k 10 "$total_timeout" qemu-system-x86_64 \
 	-accel tcg -m 2G -smp 2 -nographic -no-reboot \
 	-kernel "$kernel" -initrd "$initramfs" \
-	-append "console=ttyS0 ignore_loglevel panic=-1 rdinit=/init${append:+ $append}" \
+	-append "console=ttyS0 ignore_loglevel panic=-1 rdinit=/init nvme.use_cmb_sqes=0${append:+ $append}" \
 	-drive "file=$nvme,if=none,id=nvm,format=raw" \
-	-device nvme,serial=kmbuf0,drive=nvm \
+	-device nvme,serial=kmbuf0,drive=nvm,cmb_size_mb=16 \
+	-drive "file=$nvme_far,if=none,id=far,format=raw" \
+	-device nvme,serial=kmbuf-far,drive=far \
 	</dev/null >"$log" 2>&1 &
 qemu_pid=$!
 # timeout(1) passes TERM on to QEMU: an interrupted run leaves no VM behind.
