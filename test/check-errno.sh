@@ -59,7 +59,7 @@ io_uring_kmbuf_force_abi
 io_uring_register_dmabuf_table	EINVAL EBUSY ENOMEM $REG
 io_uring_register_dmabuf_buffer	@io_uring_update_dmabuf_buffers
 io_uring_unregister_dmabuf_buffer	EINVAL ENXIO EOVERFLOW ENOMEM $REG
-io_uring_update_dmabuf_buffers	EBADF EINVAL EFAULT EOPNOTSUPP ENOMEM ENXIO EOVERFLOW $REG @io_uring_dmabuf_abi
+io_uring_update_dmabuf_buffers	EBADF EINVAL EFAULT EOPNOTSUPP EREMOTEIO ENODEV ENOMEM ENXIO EOVERFLOW $REG @io_uring_dmabuf_abi
 io_uring_probe_dmabuf		@io_uring_dmabuf_abi
 io_uring_dmabuf_abi		$RING_INIT EACCES EPROTO !EBADF
 io_uring_dmabuf_force_abi	
