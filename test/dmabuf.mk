@@ -30,7 +30,8 @@ dmabuf_vm_tests = \
 	test/dmabuf-stress \
 	test/dmabuf-readonly \
 	test/dmabuf-rw \
-	test/dmabuf-batch
+	test/dmabuf-batch \
+	test/dmabuf-udmabuf-huge
 
 check_PROGRAMS += $(dmabuf_vm_tests)
 TESTS += $(dmabuf_vm_tests)
@@ -49,6 +50,8 @@ test_dmabuf_rw_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_rw_LDADD = $(DMABUF_TEST_LDADD)
 test_dmabuf_batch_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_batch_LDADD = $(DMABUF_TEST_LDADD)
+test_dmabuf_udmabuf_huge_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_udmabuf_huge_LDADD = $(DMABUF_TEST_LDADD)
 # Threads: tagged updates, clones and ring exits racing fixed I/O.
 test_dmabuf_stress_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_stress_CFLAGS = $(AM_CFLAGS) -pthread
