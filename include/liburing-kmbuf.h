@@ -254,12 +254,16 @@ LIBURING_KMBUF_API int io_uring_update_dmabuf_buffers(struct io_uring *ring,
 /* Does the running kernel support dmabuf slots? 1, 0 or -errno. */
 LIBURING_KMBUF_API int io_uring_probe_dmabuf(void);
 
-/* A dma-buf made from CPU memory with udmabuf, and its CPU mapping. */
+/*
+ * A dma-buf made from CPU memory with udmabuf, and its CPU mapping. The
+ * library allocates it (callers only read it), so it may grow at the end.
+ */
 struct io_uring_udmabuf {
 	int	dmabuf_fd;
 	int	memfd;
 	void	*addr;		/* CPU view of the whole buffer */
 	size_t	size;
+	size_t	page_size;	/* of the memory behind it: base or huge pages */
 };
 
 /*
@@ -269,8 +273,49 @@ struct io_uring_udmabuf {
  */
 LIBURING_KMBUF_API int io_uring_udmabuf_alloc(size_t size,
 					      struct io_uring_udmabuf **ubp);
+
+/* Flags of io_uring_udmabuf_alloc_flags(). */
+#define IO_URING_UDMABUF_HUGETLB	(1U << 0)	/* huge pages (MFD_HUGETLB) */
+#define IO_URING_UDMABUF_FALLBACK	(1U << 1)	/* with HUGETLB: else base pages */
+/*
+ * With HUGETLB, a huge page size other than the default, as log2 in the
+ * bits memfd_create(2) uses (the values of MFD_HUGE_2MB, MFD_HUGE_1GB).
+ */
+#define IO_URING_UDMABUF_HUGE_SHIFT	26
+#define IO_URING_UDMABUF_HUGE_MASK	0x3fU
+#define IO_URING_UDMABUF_HUGE_2MB	(21U << IO_URING_UDMABUF_HUGE_SHIFT)
+#define IO_URING_UDMABUF_HUGE_1GB	(30U << IO_URING_UDMABUF_HUGE_SHIFT)
+
+/*
+ * As io_uring_udmabuf_alloc(), with IO_URING_UDMABUF_* @flags (0: the
+ * same). HUGETLB: @size must be a multiple of the huge page size
+ * (-EINVAL), the pages are allocated up front (-ENOSPC: not enough free
+ * huge pages); FALLBACK: on any failure of that, base pages instead.
+ * (*ubp)->page_size says which it got.
+ */
+LIBURING_KMBUF_API int io_uring_udmabuf_alloc_flags(size_t size,
+					unsigned int flags,
+					struct io_uring_udmabuf **ubp);
 /* Unmap, close both fds and free; NULL-safe. Slots keep their dma-buf. */
 LIBURING_KMBUF_API void io_uring_udmabuf_free(struct io_uring_udmabuf *ub);
+
+/* Directions of CPU access to a dma-buf (the kernel's DMA_BUF_SYNC_* values). */
+#define IO_URING_DMABUF_SYNC_READ	(1U << 0)
+#define IO_URING_DMABUF_SYNC_WRITE	(1U << 1)
+#define IO_URING_DMABUF_SYNC_RW		(IO_URING_DMABUF_SYNC_READ | \
+					 IO_URING_DMABUF_SYNC_WRITE)
+
+/*
+ * Bracket CPU access to any dma-buf (DMA_BUF_IOCTL_SYNC): begin waits for
+ * the device's pending writes (or reads, for WRITE) and makes the memory
+ * coherent for the CPU, end hands it back; @flags, the same for both, is
+ * READ, WRITE or RW. -EINTR when a signal interrupted the wait (not
+ * retried: call again).
+ */
+LIBURING_KMBUF_API int io_uring_dmabuf_sync_begin(int dmabuf_fd,
+						  unsigned int flags);
+LIBURING_KMBUF_API int io_uring_dmabuf_sync_end(int dmabuf_fd,
+						unsigned int flags);
 
 #undef LIBURING_KMBUF_API
 #undef LIBURING_KMBUF_CAST

@@ -2,4 +2,5 @@
 # dmabuf-backed registered buffers
 src_libkmbuf_core_la_SOURCES += \
 	src/dmabuf.c \
-	src/udmabuf.c
+	src/udmabuf.c \
+	src/dmabuf-sync.c

@@ -33,6 +33,10 @@ int kmbuf_sys_memfd_create(const char *name, unsigned int flags);
 int kmbuf_sys_fcntl(int fd, int cmd, int arg);
 /* ftruncate(2): 0 or -errno. */
 int kmbuf_sys_ftruncate(int fd, off_t len);
+/* fallocate(2) with mode 0 (allocate, extend): 0 or -errno. */
+int kmbuf_sys_fallocate(int fd, off_t offset, off_t len);
+/* fstat(2)'s st_blksize: 0 and *blksize, or -errno. */
+int kmbuf_sys_fstat_blksize(int fd, size_t *blksize);
 /* open(2) without O_CREAT: the fd, or -errno. */
 int kmbuf_sys_open(const char *path, int flags);
 /* ioctl(2) with a pointer argument: the result, or -errno. */

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /* The syscall boundary: the only file that talks to the kernel. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* fallocate() */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -51,6 +55,22 @@ int kmbuf_sys_fcntl(int fd, int cmd, int arg)
 int kmbuf_sys_ftruncate(int fd, off_t len)
 {
 	return ftruncate(fd, len) ? -errno : 0;
+}
+
+int kmbuf_sys_fallocate(int fd, off_t offset, off_t len)
+{
+	/* mode 0: allocate, and grow the file if it is shorter */
+	return fallocate(fd, 0, offset, len) ? -errno : 0;
+}
+
+int kmbuf_sys_fstat_blksize(int fd, size_t *blksize)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	*blksize = (size_t)st.st_blksize;
+	return 0;
 }
 
 int kmbuf_sys_open(const char *path, int flags)

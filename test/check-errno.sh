@@ -64,6 +64,9 @@ io_uring_probe_dmabuf		@io_uring_dmabuf_abi
 io_uring_dmabuf_abi		$RING_INIT EACCES EPROTO !EBADF
 io_uring_dmabuf_force_abi	
 io_uring_udmabuf_alloc		EACCES EPERM EINVAL ENOMEM EMFILE ENFILE ENOTTY
+io_uring_udmabuf_alloc_flags	@io_uring_udmabuf_alloc ENOSPC ENODEV ENOSYS EINTR
+io_uring_dmabuf_sync_begin	EBADF EINVAL ENOTTY EINTR ENOMEM
+io_uring_dmabuf_sync_end	EBADF EINVAL ENOTTY EINTR
 io_uring_kmbuf_cqe_buf		
 io_uring_kmbuf_cqe_bid		
 EOF

@@ -30,7 +30,8 @@ dmabuf_vm_tests = \
 	test/dmabuf-stress \
 	test/dmabuf-readonly \
 	test/dmabuf-rw \
-	test/dmabuf-batch
+	test/dmabuf-batch \
+	test/dmabuf-udmabuf-huge
 
 check_PROGRAMS += $(dmabuf_vm_tests)
 TESTS += $(dmabuf_vm_tests)
@@ -49,6 +50,8 @@ test_dmabuf_rw_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_rw_LDADD = $(DMABUF_TEST_LDADD)
 test_dmabuf_batch_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_batch_LDADD = $(DMABUF_TEST_LDADD)
+test_dmabuf_udmabuf_huge_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_udmabuf_huge_LDADD = $(DMABUF_TEST_LDADD)
 # Threads: tagged updates, clones and ring exits racing fixed I/O.
 test_dmabuf_stress_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_stress_CFLAGS = $(AM_CFLAGS) -pthread
@@ -59,7 +62,8 @@ test_dmabuf_stress_LDADD = $(DMABUF_TEST_LDADD) -lpthread
 # the syscalls only udmabuf makes (test/unit/dmabuf-fake-sys.c).
 dmabuf_unit_tests = \
 	test/unit/dmabuf-api \
-	test/unit/dmabuf-udmabuf
+	test/unit/dmabuf-udmabuf \
+	test/unit/dmabuf-sync
 
 check_PROGRAMS += $(dmabuf_unit_tests)
 TESTS += $(dmabuf_unit_tests)
@@ -74,11 +78,20 @@ test_unit_dmabuf_udmabuf_SOURCES = test/unit/dmabuf-udmabuf.c \
 	$(unit_fake_sources)
 test_unit_dmabuf_udmabuf_LDADD = $(unit_fake_ldadd)
 test_unit_dmabuf_udmabuf_LDFLAGS = $(unit_fake_ldflags)
+
+test_unit_dmabuf_sync_SOURCES = test/unit/dmabuf-sync.c \
+	test/unit/dmabuf-fake-sys.c test/unit/dmabuf-fake-sys.h \
+	$(unit_fake_sources)
+test_unit_dmabuf_sync_LDADD = $(unit_fake_ldadd)
+test_unit_dmabuf_sync_LDFLAGS = $(unit_fake_ldflags)
 else
 test_unit_dmabuf_api_SOURCES = test/unit/skip.c
 test_unit_dmabuf_udmabuf_SOURCES = test/unit/skip.c
+test_unit_dmabuf_sync_SOURCES = test/unit/skip.c
 endif
 test_unit_dmabuf_api_CFLAGS = $(unit_cflags)
 test_unit_dmabuf_api_CPPFLAGS = $(unit_cppflags)
 test_unit_dmabuf_udmabuf_CFLAGS = $(unit_cflags)
 test_unit_dmabuf_udmabuf_CPPFLAGS = $(unit_cppflags)
+test_unit_dmabuf_sync_CFLAGS = $(unit_cflags)
+test_unit_dmabuf_sync_CPPFLAGS = $(unit_cppflags)

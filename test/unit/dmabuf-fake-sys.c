@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /* Fakes of udmabuf's syscalls; see dmabuf-fake-sys.h. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* MFD_HUGETLB */
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/dma-buf.h>
 #include <linux/udmabuf.h>
 #include <cmocka.h>
 
@@ -16,7 +22,10 @@
 
 static struct dfake_call calls[DFAKE_MAX_CALLS];
 static int nr_calls;
-static int fail_err[DF_CLOSE + 1];
+static int fail_err[DF_NR_OPS];
+static size_t blksize_huge, blksize_base;
+/* per fd: was the memfd made with MFD_HUGETLB? */
+static unsigned char fd_huge[DFAKE_MAX_FDS];
 static int next_fd;
 static unsigned char fd_open[DFAKE_MAX_FDS];
 
@@ -27,6 +36,15 @@ void dfake_reset(void)
 	memset(fail_err, 0, sizeof(fail_err));
 	next_fd = DFAKE_FIRST_FD;
 	memset(fd_open, 0, sizeof(fd_open));
+	memset(fd_huge, 0, sizeof(fd_huge));
+	blksize_base = (size_t)sysconf(_SC_PAGESIZE);
+	blksize_huge = 2u << 20;
+}
+
+void dfake_set_blksize(size_t huge, size_t base)
+{
+	blksize_huge = huge;
+	blksize_base = base;
 }
 
 void dfake_fail(enum dfake_op op, int err)
@@ -73,10 +91,17 @@ static int dfake_new_fd(void)
 {
 	int fd = next_fd++;
 
-	if (fd - DFAKE_FIRST_FD >= DFAKE_MAX_FDS)
+	if (fd - DFAKE_FIRST_FD >= DFAKE_MAX_FDS) {
 		fail_msg("dfake: out of fds");
+		return -EMFILE;
+	}
 	fd_open[fd - DFAKE_FIRST_FD] = 1;
 	return fd;
+}
+
+int dfake_new_tracked_fd(void)
+{
+	return dfake_new_fd();
 }
 
 static void dfake_check_fd(int fd)
@@ -94,7 +119,36 @@ int kmbuf_sys_memfd_create(const char *name, unsigned int flags)
 	strncpy(call->name, name, sizeof(call->name) - 1);
 	call->flags = flags;
 	call->ret = err ? err : dfake_new_fd();
+	if (call->ret >= 0)
+		fd_huge[call->ret - DFAKE_FIRST_FD] = !!(flags & MFD_HUGETLB);
 	return call->ret;
+}
+
+int kmbuf_sys_fstat_blksize(int fd, size_t *blksize)
+{
+	int err;
+	struct dfake_call *call = dfake_enter(DF_FSTAT, &err);
+
+	dfake_check_fd(fd);
+	call->fd = fd;
+	call->ret = err;
+	if (!err)
+		*blksize = fd_huge[fd - DFAKE_FIRST_FD] ? blksize_huge :
+							  blksize_base;
+	return err;
+}
+
+int kmbuf_sys_fallocate(int fd, off_t offset, off_t len)
+{
+	int err;
+	struct dfake_call *call = dfake_enter(DF_FALLOCATE, &err);
+
+	dfake_check_fd(fd);
+	call->fd = fd;
+	call->offset_arg = (long long)offset;
+	call->len = (long long)len;
+	call->ret = err;
+	return err;
 }
 
 int kmbuf_sys_fcntl(int fd, int cmd, int arg)
@@ -136,6 +190,7 @@ int kmbuf_sys_open(const char *path, int flags)
 int kmbuf_sys_ioctl(int fd, unsigned long request, void *arg)
 {
 	const struct udmabuf_create *create = arg;
+	const struct dma_buf_sync *sync = arg;
 	int err;
 	struct dfake_call *call = dfake_enter(DF_IOCTL, &err);
 
@@ -147,9 +202,13 @@ int kmbuf_sys_ioctl(int fd, unsigned long request, void *arg)
 		call->create_flags = create->flags;
 		call->offset = create->offset;
 		call->size = create->size;
+		call->ret = err ? err : dfake_new_fd();
+		return call->ret;
 	}
-	call->ret = err ? err : dfake_new_fd();
-	return call->ret;
+	if (request == DMA_BUF_IOCTL_SYNC)
+		call->sync_flags = sync->flags;
+	call->ret = err;
+	return err;
 }
 
 int kmbuf_sys_close(int fd)
@@ -160,6 +219,7 @@ int kmbuf_sys_close(int fd)
 	dfake_check_fd(fd);
 	/* close(2) releases the fd even when it reports an error */
 	fd_open[fd - DFAKE_FIRST_FD] = 0;
+	fd_huge[fd - DFAKE_FIRST_FD] = 0;
 	call->fd = fd;
 	call->ret = err;
 	return err;
