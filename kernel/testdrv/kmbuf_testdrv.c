@@ -25,6 +25,7 @@
 #include <linux/workqueue.h>
 
 #include "kmbuf_testdrv.h"
+#include "kmbuf_p2p.h"
 
 /* chunk size for writing the pattern to user memory */
 #define KMBUF_TEST_CHUNK	256
@@ -717,6 +718,8 @@ static const struct file_operations kmbuf_test_fops = {
 	.open		= kmbuf_test_open,
 	.release	= kmbuf_test_release,
 	.uring_cmd	= kmbuf_test_uring_cmd,
+	.unlocked_ioctl	= kmbuf_test_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
 };
 

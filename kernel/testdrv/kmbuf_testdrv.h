@@ -14,6 +14,7 @@
 #ifndef _UAPI_KMBUF_TESTDRV_H
 #define _UAPI_KMBUF_TESTDRV_H
 
+#include <linux/ioctl.h>
 #include <linux/types.h>
 
 #define KMBUF_TEST_DEVICE	"/dev/kmbuf_test"
@@ -139,5 +140,137 @@ static inline __u8 kmbuf_test_pattern(__u32 seed, __u32 i)
 	x ^= x >> 13;
 	return (__u8)x;
 }
+
+/*
+ * ---- Device memory and fences: ioctls on /dev/kmbuf_test ----
+ *
+ * The driver exports PCI peer-to-peer memory (an NVMe controller memory
+ * buffer published as p2pmem) as dma-bufs that behave like GPU VRAM: the
+ * importer gets DMA addresses only, no struct pages, and only a device
+ * that can reach the memory by P2P DMA may attach. The exporter is
+ * dynamic: it can move a buffer (MOVE) and revoke it (REVOKE, and for
+ * every buffer of a provider whose driver unbinds), telling dynamic
+ * importers with move_notify. FENCE puts a fence that signals later on any
+ * dma-buf, so tests can prove an importer waited for it.
+ *
+ * Every ioctl: -EFAULT for an unreadable or unwritable argument, -ENOTTY
+ * for an unknown command. Without CONFIG_PCI_P2PDMA the P2P_* ioctls fail
+ * with -EOPNOTSUPP; without CONFIG_DMA_SHARED_BUFFER so does FENCE.
+ */
+#define KMBUF_TEST_IOC_MAGIC		0xB9
+
+/*
+ * P2P_EXPORT: allocate @size bytes of the p2pmem of the PCI function that
+ * does DMA for the block device @bdev_fd (the nearest ancestor of its disk
+ * with a DMA mask), zero them and export them as a dma-buf, returned in
+ * @dmabuf_fd (O_RDWR, O_CLOEXEC); @nr_segs is the number of DMA segments
+ * in its sg tables.
+ *   -EBADF    @bdev_fd is not open
+ *   -ENOTBLK  it is not a block device
+ *   -ENODEV   its DMA device is not a PCI function with published p2pmem,
+ *             or the function's driver is unbinding
+ *   -EINVAL   @size 0, not a page multiple or above 1 GiB; unknown
+ *             @flags; @__resv not zero
+ *   -ENOMEM   the p2pmem (or kernel memory) is exhausted
+ *   -EMFILE   no free fd
+ */
+#define KMBUF_TEST_P2P_F_SCATTER	(1U << 0)
+struct kmbuf_test_p2p_export {
+	__s32	bdev_fd;	/* in */
+	/*
+	 * in: KMBUF_TEST_P2P_F_SCATTER allocates 64 KiB chunks (the last one
+	 * may be shorter) and lists them in the sg table in the reverse order
+	 * of their addresses, so that no two segments are contiguous;
+	 * without it the buffer is one contiguous chunk
+	 */
+	__u32	flags;
+	__u64	size;		/* in: bytes */
+	__s32	dmabuf_fd;	/* out */
+	__u32	nr_segs;	/* out */
+	__u64	__resv[2];	/* in: zero */
+};
+
+#define KMBUF_TEST_P2P_CHUNK		(64U << 10)
+#define KMBUF_TEST_P2P_MAX		(1ULL << 30)
+
+/*
+ * DMABUF_FENCE, on any dma-buf: add a fence to its reservation object
+ * (usage WRITE, or READ with KMBUF_TEST_FENCE_F_READ) that a work item
+ * signals @delay_ms (1..10000) later. With KMBUF_TEST_FENCE_F_FILL the
+ * work first writes kmbuf_test_pattern(@seed, i) to byte i of the whole
+ * buffer, like a device job producing it (the exporter must support vmap,
+ * or be this driver). The fence is signalled even if every fd of the
+ * buffer is closed meanwhile; the driver keeps the buffer until then.
+ *   -EBADF    @dmabuf_fd is not open
+ *   -EINVAL   not a dma-buf; unknown @flags; @delay_ms out of range;
+ *             @__resv not zero; FILL on a dma-buf that cannot be vmapped
+ *   -ENODEV   FILL on a revoked buffer of this driver
+ *   -ENOMEM, -EINTR (waiting for the reservation lock), or the
+ *             exporter's vmap error
+ */
+#define KMBUF_TEST_FENCE_F_READ		(1U << 0)
+#define KMBUF_TEST_FENCE_F_FILL		(1U << 1)
+#define KMBUF_TEST_FENCE_DELAY_MAX	10000
+struct kmbuf_test_dmabuf_fence {
+	__s32	dmabuf_fd;
+	__u32	delay_ms;
+	__u32	flags;
+	__u32	seed;
+	__u64	__resv[2];	/* zero */
+};
+
+/*
+ * P2P_MOVE, on a buffer of P2P_EXPORT: wait for every fence of the buffer,
+ * move it to a new place in the same provider with the same layout, copy
+ * the contents, zap the CPU mappings (the next access faults the new place
+ * in) and tell the importers (move_notify); the old place is freed once the
+ * fences the importers added meanwhile have signalled.
+ * P2P_REVOKE: the same without a new place: every later map, attach, CPU
+ * access (SIGBUS), MOVE and FILL fails; what the buffer had is freed once
+ * the importers' fences have signalled. The driver does this itself for
+ * every buffer of a provider whose driver unbinds (e.g. PCI removal).
+ *   -EBADF    @dmabuf_fd is not open
+ *   -EINVAL   not a buffer of P2P_EXPORT; @flags not zero
+ *   -EBUSY    MOVE only: an importer pins the buffer
+ *   -ENODEV   the buffer is revoked already
+ *   -ENOMEM   MOVE only: no room for the new place
+ *   -EINTR    a signal came while waiting for the lock or the fences
+ */
+struct kmbuf_test_p2p_op {
+	__s32	dmabuf_fd;
+	__u32	flags;		/* zero */
+};
+
+/*
+ * P2P_INFO, on a buffer of P2P_EXPORT: its state, for tests that check an
+ * importer released everything (attachments, mappings and pins are what is
+ * live now; moves and faults count since the export).
+ *   -EBADF, -EINVAL as for MOVE
+ */
+#define KMBUF_TEST_P2P_S_SCATTER	(1U << 0)	/* exported with F_SCATTER */
+#define KMBUF_TEST_P2P_S_REVOKED	(1U << 1)
+struct kmbuf_test_p2p_info {
+	__s32	dmabuf_fd;	/* in */
+	__u32	state;		/* out: KMBUF_TEST_P2P_S_* */
+	__u64	size;
+	__u32	nr_segs;
+	__u32	moves;
+	__u32	attachments;	/* all attachments */
+	__u32	mappings;	/* sg tables handed out and not unmapped */
+	__u32	pins;
+	__u32	faults;		/* CPU mapping page faults served */
+	__u64	__resv[2];	/* out: zero */
+};
+
+#define KMBUF_TEST_IOC_P2P_EXPORT \
+	_IOWR(KMBUF_TEST_IOC_MAGIC, 1, struct kmbuf_test_p2p_export)
+#define KMBUF_TEST_IOC_DMABUF_FENCE \
+	_IOW(KMBUF_TEST_IOC_MAGIC, 2, struct kmbuf_test_dmabuf_fence)
+#define KMBUF_TEST_IOC_P2P_MOVE \
+	_IOW(KMBUF_TEST_IOC_MAGIC, 3, struct kmbuf_test_p2p_op)
+#define KMBUF_TEST_IOC_P2P_REVOKE \
+	_IOW(KMBUF_TEST_IOC_MAGIC, 4, struct kmbuf_test_p2p_op)
+#define KMBUF_TEST_IOC_P2P_INFO \
+	_IOWR(KMBUF_TEST_IOC_MAGIC, 5, struct kmbuf_test_p2p_info)
 
 #endif /* _UAPI_KMBUF_TESTDRV_H */
