@@ -31,7 +31,8 @@ dmabuf_vm_tests = \
 	test/dmabuf-readonly \
 	test/dmabuf-rw \
 	test/dmabuf-batch \
-	test/dmabuf-udmabuf-huge
+	test/dmabuf-udmabuf-huge \
+	test/dmabuf-devmem-export
 
 check_PROGRAMS += $(dmabuf_vm_tests)
 TESTS += $(dmabuf_vm_tests)
@@ -52,6 +53,9 @@ test_dmabuf_batch_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_batch_LDADD = $(DMABUF_TEST_LDADD)
 test_dmabuf_udmabuf_huge_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_udmabuf_huge_LDADD = $(DMABUF_TEST_LDADD)
+# The test driver's device-memory exporter (the CMB of the NVMe drive).
+test_dmabuf_devmem_export_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_devmem_export_LDADD = $(DMABUF_TEST_LDADD)
 # Threads: tagged updates, clones and ring exits racing fixed I/O.
 test_dmabuf_stress_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_stress_CFLAGS = $(AM_CFLAGS) -pthread

@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * The test driver's device-memory exporter on its own, before any importer
+ * uses it: the NVMe drive's controller memory buffer is p2pmem, exported
+ * as dma-bufs (contiguous and scattered), seen by the CPU through mmap,
+ * moved and revoked, and revoked by itself when the controller is removed
+ * from the PCI bus. Fences from the driver on those buffers and on a
+ * udmabuf hold DMA_BUF_IOCTL_SYNC until they signal, and a FILL fence
+ * writes its pattern first.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/dma-buf.h>
+
+#include "dmabuf-util.h"
+
+#define LEN		(1024 * 1024)
+/* not a multiple of the 64 KiB chunk: the last segment is shorter */
+#define SCATTER_LEN	(LEN + 8192)
+#define FENCE_MS	300
+/* how much earlier than the fence's delay a wait may end (jiffies) */
+#define FENCE_SLACK_MS	30
+
+static int drv;
+
+static int ioc(unsigned long cmd, void *arg)
+{
+	return ioctl(drv, cmd, arg) ? -errno : 0;
+}
+
+static int export(int bdev_fd, __u64 size, __u32 flags, int *dmabuf_fd,
+		  __u32 *nr_segs)
+{
+	struct kmbuf_test_p2p_export e = {
+		.bdev_fd = bdev_fd, .flags = flags, .size = size,
+	};
+	int ret = ioc(KMBUF_TEST_IOC_P2P_EXPORT, &e);
+
+	if (!ret) {
+		*dmabuf_fd = e.dmabuf_fd;
+		if (nr_segs)
+			*nr_segs = e.nr_segs;
+	}
+	return ret;
+}
+
+/* An export that is expected to fail: its errno. */
+static int export_err(int bdev_fd, __u64 size, __u32 flags)
+{
+	int fd, ret = export(bdev_fd, size, flags, &fd, NULL);
+
+	if (!ret)
+		close(fd);
+	return ret;
+}
+
+static int p2p_op(unsigned long cmd, int dmabuf_fd)
+{
+	struct kmbuf_test_p2p_op op = { .dmabuf_fd = dmabuf_fd };
+
+	return ioc(cmd, &op);
+}
+
+static int info(int dmabuf_fd, struct kmbuf_test_p2p_info *in)
+{
+	memset(in, 0xa5, sizeof(*in));
+	in->dmabuf_fd = dmabuf_fd;
+	return ioc(KMBUF_TEST_IOC_P2P_INFO, in);
+}
+
+static int fence(int dmabuf_fd, unsigned int delay_ms, unsigned int flags,
+		 unsigned int seed)
+{
+	struct kmbuf_test_dmabuf_fence f = {
+		.dmabuf_fd = dmabuf_fd, .delay_ms = delay_ms, .flags = flags,
+		.seed = seed,
+	};
+
+	return ioc(KMBUF_TEST_IOC_DMABUF_FENCE, &f);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* DMA_BUF_IOCTL_SYNC start + end with @flags: ms it took, or -errno. */
+static long sync_ms(int dmabuf_fd, __u64 flags)
+{
+	struct dma_buf_sync s = { .flags = DMA_BUF_SYNC_START | flags };
+	long t0 = now_ms();
+
+	if (ioctl(dmabuf_fd, DMA_BUF_IOCTL_SYNC, &s))
+		return -errno;
+	s.flags = DMA_BUF_SYNC_END | flags;
+	if (ioctl(dmabuf_fd, DMA_BUF_IOCTL_SYNC, &s))
+		return -errno;
+	return now_ms() - t0;
+}
+
+static void *map(int fd, size_t len, int flags)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int map_err(int fd, size_t len, int flags)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	munmap(p, len);
+	return 0;
+}
+
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(bus_jmp, 1);
+}
+
+/* 1 if reading *p raises SIGBUS, 0 if it does not. */
+static int touch_sigbus(volatile unsigned char *p)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	volatile int bus = 0;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jmp, 1))
+		bus = 1;
+	else
+		(void)*p;
+	sigaction(SIGBUS, &old, NULL);
+	return bus;
+}
+
+/* The PCI function of block device @dev ("/dev/nvme0n1"), in sysfs. */
+static int pci_dir(const char *dev, char *out, size_t len)
+{
+	char link[PATH_MAX];
+	const char *name = strrchr(dev, '/');
+
+	snprintf(link, sizeof(link), "/sys/block/%s/device/device",
+		 name ? name + 1 : dev);
+	if (!realpath(link, out) || strlen(out) >= len)
+		return -1;
+	return 0;
+}
+
+static long read_long(const char *dir, const char *file)
+{
+	char path[PATH_MAX];
+	long v = -1;
+	FILE *f;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -EINVAL;
+	fclose(f);
+	return v;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void expect_info(const char *what, int dmabuf_fd, __u32 state,
+			__u64 size, __u32 nr_segs, __u32 moves)
+{
+	struct kmbuf_test_p2p_info in;
+	char w[128];
+
+	snprintf(w, sizeof(w), "%s: P2P_INFO", what);
+	if (!t_expect(w, info(dmabuf_fd, &in), 0))
+		return;
+	snprintf(w, sizeof(w), "%s: state", what);
+	t_expect(w, in.state, state);
+	snprintf(w, sizeof(w), "%s: size", what);
+	t_expect(w, in.size, size);
+	snprintf(w, sizeof(w), "%s: nr_segs", what);
+	t_expect(w, in.nr_segs, nr_segs);
+	snprintf(w, sizeof(w), "%s: moves", what);
+	t_expect(w, in.moves, moves);
+	/* nothing imports these buffers */
+	snprintf(w, sizeof(w), "%s: attachments/mappings/pins", what);
+	t_expect(w, in.attachments + in.mappings + in.pins, 0);
+	snprintf(w, sizeof(w), "%s: __resv", what);
+	t_expect(w, in.__resv[0] | in.__resv[1], 0);
+}
+
+static __u32 faults(int dmabuf_fd)
+{
+	struct kmbuf_test_p2p_info in;
+
+	return info(dmabuf_fd, &in) ? 0 : in.faults;
+}
+
+static void check_errors(int nvme, const char *far)
+{
+	struct kmbuf_test_p2p_export e = { .bdev_fd = nvme, .size = LEN };
+	int fd, ret;
+
+	t_expect("export: fd not open", export_err(1000, LEN, 0), -EBADF);
+	fd = open("regular", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	t_expect("export: regular file", export_err(fd, LEN, 0), -ENOTBLK);
+	close(fd);
+	t_expect("export: character device", export_err(drv, LEN, 0), -ENOTBLK);
+	if (far) {
+		fd = open(far, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			t_fail("open(%s): %s", far, t_errname(errno));
+		else
+			t_expect("export: far controller (no CMB)",
+				 export_err(fd, LEN, 0), -ENODEV);
+		close(fd);
+	} else if (getenv("KMBUF_IN_VM")) {
+		t_fail("no $KMBUF_TEST_NVME_FAR in the testbed VM");
+	}
+	t_expect("export: size 0", export_err(nvme, 0, 0), -EINVAL);
+	t_expect("export: size not a page multiple", export_err(nvme, 4097, 0),
+		 -EINVAL);
+	t_expect("export: size above 1 GiB",
+		 export_err(nvme, (1ULL << 30) + 4096, 0), -EINVAL);
+	t_expect("export: unknown flag", export_err(nvme, LEN, 2), -EINVAL);
+	e.__resv[1] = 1;
+	ret = ioc(KMBUF_TEST_IOC_P2P_EXPORT, &e);
+	if (!ret)
+		close(e.dmabuf_fd);
+	t_expect("export: __resv", ret, -EINVAL);
+	/* the CMB is 16 MiB */
+	t_expect("export: more than the CMB", export_err(nvme, 32 << 20, 0),
+		 -ENOMEM);
+	t_expect("export: more than the CMB, scattered",
+		 export_err(nvme, 32 << 20, KMBUF_TEST_P2P_F_SCATTER), -ENOMEM);
+}
+
+/*
+ * A buffer through two CPU mappings: zeroed at export, a write through one
+ * is read through the other; MOVE keeps it and the mappings fault again.
+ */
+static void check_buffer(int nvme, size_t len, __u32 flags, __u32 segs,
+			 unsigned int seed)
+{
+	const char *what = flags ? "scatter" : "contiguous";
+	__u32 state = flags ? KMBUF_TEST_P2P_S_SCATTER : 0;
+	struct kmbuf_test_p2p_op op;
+	unsigned char *a, *b;
+	__u32 nr_segs, f0;
+	int fd, ret;
+	long ms;
+
+	ret = export(nvme, len, flags, &fd, &nr_segs);
+	if (!t_expect(what, ret, 0))
+		return;
+	t_expect("nr_segs", nr_segs, segs);
+	t_expect("dma-buf fd is O_RDWR", fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	t_expect("dma-buf fd is O_CLOEXEC", fcntl(fd, F_GETFD) & FD_CLOEXEC,
+		 FD_CLOEXEC);
+	expect_info(what, fd, state, len, segs, 0);
+
+	t_expect("MAP_PRIVATE", map_err(fd, len, MAP_PRIVATE), -EINVAL);
+	t_expect("mmap past the end", map_err(fd, len + 4096, MAP_SHARED),
+		 -EINVAL);
+	a = map(fd, len, MAP_SHARED);
+	b = map(fd, len, MAP_SHARED);
+	if (!a || !b) {
+		t_fail("%s: mmap: %s", what, t_errname(errno));
+		close(fd);
+		return;
+	}
+	t_expect("zeroed at export", t_check_byte(b, len, 0), len);
+	t_expect("SYNC without fences", sync_ms(fd, DMA_BUF_SYNC_RW) >= 0, 1);
+	td_fill(a, len, seed);
+	t_expect("written through one view, read through the other",
+		 t_check_pattern(b, len, seed), len);
+
+	f0 = faults(fd);
+	t_expect("MOVE", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, fd), 0);
+	expect_info("after MOVE", fd, state, len, segs, 1);
+	t_expect("contents after MOVE", t_check_pattern(b, len, seed), len);
+	t_expect("contents after MOVE, other view",
+		 t_check_pattern(a, len, seed), len);
+	t_expect("both views refaulted after MOVE (pages)",
+		 faults(fd) - f0 >= 2 * len / 4096, 1);
+
+	/* MOVE waits for the fences: a FILL's pattern moves with it */
+	t_expect("FILL fence", fence(fd, FENCE_MS, KMBUF_TEST_FENCE_F_FILL,
+				     seed + 1), 0);
+	ms = now_ms();
+	t_expect("MOVE behind a fence", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, fd), 0);
+	ms = now_ms() - ms;
+	if (ms < FENCE_MS - FENCE_SLACK_MS)
+		t_fail("%s: MOVE took %ld ms, the fence %d ms", what, ms,
+		       FENCE_MS);
+	t_expect("FILL's pattern after MOVE", t_check_pattern(a, len, seed + 1),
+		 len);
+	op.dmabuf_fd = fd;
+	op.flags = 1;
+	t_expect("MOVE with flags", ioc(KMBUF_TEST_IOC_P2P_MOVE, &op), -EINVAL);
+
+	munmap(a, len);
+	munmap(b, len);
+	close(fd);
+}
+
+/*
+ * A FILL fence on @fd (a @len byte dma-buf seen at @view): SYNC for writing
+ * waits for it and then sees the pattern; SYNC for reading waits for a WRITE
+ * fence but not for a READ one.
+ */
+static void check_fill(const char *what, int fd, unsigned char *view,
+		       size_t len, unsigned int seed)
+{
+	char w[128];
+	long ms;
+
+	snprintf(w, sizeof(w), "%s: FILL fence", what);
+	if (!t_expect(w, fence(fd, FENCE_MS, KMBUF_TEST_FENCE_F_FILL, seed), 0))
+		return;
+	ms = sync_ms(fd, DMA_BUF_SYNC_READ);
+	if (ms < FENCE_MS - FENCE_SLACK_MS)
+		t_fail("%s: SYNC_READ after a FILL fence of %d ms took %ld",
+		       what, FENCE_MS, ms);
+	snprintf(w, sizeof(w), "%s: the pattern after the SYNC", what);
+	t_expect(w, t_check_pattern(view, len, seed), len);
+
+	/* a READ fence holds writers only */
+	snprintf(w, sizeof(w), "%s: READ fence", what);
+	t_expect(w, fence(fd, FENCE_MS, KMBUF_TEST_FENCE_F_READ, 0), 0);
+	ms = sync_ms(fd, DMA_BUF_SYNC_READ);
+	if (ms < 0 || ms >= FENCE_MS - FENCE_SLACK_MS)
+		t_fail("%s: SYNC_READ behind a READ fence took %ld ms", what, ms);
+	ms = sync_ms(fd, DMA_BUF_SYNC_WRITE);
+	if (ms < FENCE_MS / 2)
+		t_fail("%s: SYNC_WRITE behind a READ fence took %ld ms", what, ms);
+	snprintf(w, sizeof(w), "%s: READ fence did not write", what);
+	t_expect(w, t_check_pattern(view, len, seed), len);
+}
+
+static void check_fence_errors(int fd, int nvme)
+{
+	struct kmbuf_test_dmabuf_fence f = {
+		.dmabuf_fd = fd, .delay_ms = 1, .__resv = { 0, 1 },
+	};
+	struct kmbuf_test_p2p_info in;
+
+	t_expect("FENCE: fd not open", fence(1000, 1, 0, 0), -EBADF);
+	t_expect("FENCE: not a dma-buf", fence(nvme, 1, 0, 0), -EINVAL);
+	t_expect("FENCE: delay 0", fence(fd, 0, 0, 0), -EINVAL);
+	t_expect("FENCE: delay above 10 s", fence(fd, 10001, 0, 0), -EINVAL);
+	t_expect("FENCE: unknown flag", fence(fd, 1, 4, 0), -EINVAL);
+	t_expect("FENCE: __resv", ioc(KMBUF_TEST_IOC_DMABUF_FENCE, &f), -EINVAL);
+	t_expect("MOVE on a udmabuf", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, fd),
+		 -EINVAL);
+	t_expect("REVOKE on a udmabuf", p2p_op(KMBUF_TEST_IOC_P2P_REVOKE, fd),
+		 -EINVAL);
+	t_expect("INFO on a udmabuf", info(fd, &in), -EINVAL);
+	t_expect("MOVE: fd not open", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, 1000),
+		 -EBADF);
+	t_expect("unknown ioctl", ioctl(drv, _IO(KMBUF_TEST_IOC_MAGIC, 99), 0)
+		 ? -errno : 0, -ENOTTY);
+}
+
+static void check_udmabuf(int nvme)
+{
+	struct io_uring_udmabuf *ub;
+	unsigned char *mem;
+	int memfd;
+
+	if (td_require_udmabuf(LEN, &ub)) {
+		t_fail("no udmabuf");
+		return;
+	}
+	check_fence_errors(ub->dmabuf_fd, nvme);
+	check_fill("udmabuf", ub->dmabuf_fd, ub->addr, LEN, 21);
+
+	/* the fence signals (and fills) with every fd of the buffer closed */
+	memfd = dup(ub->memfd);
+	mem = map(memfd, LEN, MAP_SHARED);
+	t_expect("FILL fence, then close", fence(ub->dmabuf_fd, FENCE_MS,
+						 KMBUF_TEST_FENCE_F_FILL, 22), 0);
+	io_uring_udmabuf_free(ub);
+	usleep((FENCE_MS + 200) * 1000);
+	if (mem)
+		t_expect("FILL of a closed udmabuf",
+			 t_check_pattern(mem, LEN, 22), LEN);
+	else
+		t_fail("mmap of the memfd: %s", t_errname(errno));
+	if (mem)
+		munmap(mem, LEN);
+	close(memfd);
+}
+
+static void check_devmem_fence(int nvme)
+{
+	unsigned char *v;
+	int fd;
+
+	if (!t_expect("export for fences", export(nvme, SCATTER_LEN,
+			KMBUF_TEST_P2P_F_SCATTER, &fd, NULL), 0))
+		return;
+	v = map(fd, SCATTER_LEN, MAP_SHARED);
+	if (v)
+		check_fill("device memory", fd, v, SCATTER_LEN, 31);
+	else
+		t_fail("mmap: %s", t_errname(errno));
+	if (v)
+		munmap(v, SCATTER_LEN);
+	/* a FILL fence keeps the buffer until it has signalled */
+	t_expect("FILL fence, then close", fence(fd, FENCE_MS,
+						 KMBUF_TEST_FENCE_F_FILL, 32), 0);
+	close(fd);
+}
+
+static void check_revoke(int nvme)
+{
+	unsigned char *v;
+	int fd;
+
+	if (!t_expect("export for REVOKE", export(nvme, LEN,
+			KMBUF_TEST_P2P_F_SCATTER, &fd, NULL), 0))
+		return;
+	v = map(fd, LEN, MAP_SHARED);
+	if (!v) {
+		t_fail("mmap: %s", t_errname(errno));
+		close(fd);
+		return;
+	}
+	td_fill(v, LEN, 41);
+	t_expect("REVOKE", p2p_op(KMBUF_TEST_IOC_P2P_REVOKE, fd), 0);
+	expect_info("revoked", fd, KMBUF_TEST_P2P_S_SCATTER |
+		    KMBUF_TEST_P2P_S_REVOKED, LEN, LEN / (64 << 10), 0);
+	t_expect("a revoked view: SIGBUS", touch_sigbus(v + 4096), 1);
+	t_expect("REVOKE again", p2p_op(KMBUF_TEST_IOC_P2P_REVOKE, fd),
+		 -ENODEV);
+	t_expect("MOVE of a revoked buffer", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, fd),
+		 -ENODEV);
+	t_expect("FILL fence on a revoked buffer",
+		 fence(fd, 1, KMBUF_TEST_FENCE_F_FILL, 0), -ENODEV);
+	t_expect("plain fence on a revoked buffer", fence(fd, 1, 0, 0), 0);
+	t_expect("SYNC of a revoked buffer", sync_ms(fd, DMA_BUF_SYNC_RW) >= 0, 1);
+	munmap(v, LEN);
+	t_expect("mmap of a revoked buffer", map_err(fd, LEN, MAP_SHARED), 0);
+	close(fd);
+}
+
+/*
+ * Remove the provider from the PCI bus with a buffer mapped: the driver
+ * revokes it before the controller's p2pmem goes (else the removal would
+ * hang). Then rescan and wait for the drive to come back for later tests.
+ */
+static void check_removal(int *nvme, const char *dev, const char *pcidir)
+{
+	char path[PATH_MAX];
+	unsigned char *v;
+	int fd, i;
+
+	if (!t_expect("export before removal", export(*nvme, LEN, 0, &fd, NULL),
+		      0))
+		return;
+	v = map(fd, LEN, MAP_SHARED);
+	if (!v) {
+		t_fail("mmap: %s", t_errname(errno));
+		close(fd);
+		return;
+	}
+	td_fill(v, LEN, 51);
+	close(*nvme);
+	*nvme = -1;
+	if (snprintf(path, sizeof(path), "%s/remove", pcidir) >=
+	    (int)sizeof(path) ||
+	    !t_expect("PCI remove", write_str(path, "1"), 0))
+		goto out;
+	expect_info("provider removed", fd, KMBUF_TEST_P2P_S_REVOKED, LEN, 1, 0);
+	t_expect("the view after removal: SIGBUS", touch_sigbus(v), 1);
+	t_expect("MOVE after removal", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, fd),
+		 -ENODEV);
+out:
+	munmap(v, LEN);
+	close(fd);
+	t_expect("PCI rescan", write_str("/sys/bus/pci/rescan", "1"), 0);
+	for (i = 0; i < 100 && access(dev, F_OK); i++)
+		usleep(100 * 1000);
+	*nvme = open(dev, O_RDWR | O_CLOEXEC);
+	if (!t_expect("the drive is back after the rescan",
+		      *nvme < 0 ? -errno : 0, 0))
+		return;
+	if (!t_expect("export after the rescan", export(*nvme, LEN, 0, &fd,
+							NULL), 0))
+		return;
+	expect_info("after the rescan", fd, 0, LEN, 1, 0);
+	close(fd);
+}
+
+int main(void)
+{
+	const char *dev = td_nvme_path(), *far = getenv("KMBUF_TEST_NVME_FAR");
+	char pcidir[PATH_MAX];
+	long size, avail;
+	int nvme, fd, ret;
+
+	ret = t_require_testdrv(&drv);
+	if (ret)
+		return ret;
+	ret = td_require_nvme(O_RDWR, &nvme);
+	if (ret)
+		return ret;
+	ret = export_err(nvme, LEN, 0);
+	if (ret == -ENOTTY || ret == -EOPNOTSUPP)
+		return t_skip("the test driver exports no device memory (%s)",
+			      t_errname(ret));
+
+	if (pci_dir(dev, pcidir, sizeof(pcidir))) {
+		t_fail("no PCI function for %s", dev);
+		return T_EXIT_FAIL;
+	}
+	size = read_long(pcidir, "p2pmem/size");
+	avail = read_long(pcidir, "p2pmem/available");
+	printf("%s: %s p2pmem size %ld available %ld\n", dev, pcidir, size,
+	       avail);
+	if (!t_expect("p2pmem size (16 MiB CMB)", size, 16 << 20) ||
+	    !t_expect("p2pmem published", read_long(pcidir, "p2pmem/published"),
+		      1))
+		return t_result("dmabuf-devmem-export");
+	if (!t_expect("an export", ret, 0))
+		return t_result("dmabuf-devmem-export");
+
+	check_errors(nvme, far);
+	check_buffer(nvme, LEN, 0, 1, 1);
+	check_buffer(nvme, SCATTER_LEN, KMBUF_TEST_P2P_F_SCATTER,
+		     SCATTER_LEN / (64 << 10) + 1, 11);
+	check_udmabuf(nvme);
+	check_devmem_fence(nvme);
+	check_revoke(nvme);
+	/* every buffer is gone (the last one's fence has signalled by now) */
+	usleep((FENCE_MS + 200) * 1000);
+	t_expect("p2pmem available again", read_long(pcidir, "p2pmem/available"),
+		 avail);
+
+	/* the whole CMB, and not one page more */
+	ret = export(nvme, size, 0, &fd, NULL);
+	if (t_expect("export of the whole CMB", ret, 0)) {
+		t_expect("and one more page", export_err(nvme, 4096, 0), -ENOMEM);
+		close(fd);
+	}
+
+	check_removal(&nvme, dev, pcidir);
+	if (nvme >= 0)
+		close(nvme);
+	return t_result("dmabuf-devmem-export");
+}
