@@ -154,9 +154,9 @@ static void kmbuf_p2p_zap(struct kmbuf_p2p_buf *buf)
  * DMA address from the IOMMU instead (PCI_P2PDMA_MAP_THRU_HOST_BRIDGE),
  * which this exporter does not make; pci_p2pdma_distance() accepts such
  * pairs, so it is checked in addition. An ACS redirect between the two
- * also forces the host bridge path; no testbed topology has one. On QEMU's
- * q35 every function sits on the root bus, so only the provider itself
- * qualifies.
+ * also forces the host bridge path; no testbed topology has one. On
+ * QEMU's default machine (i440FX) every function sits on the root bus, so
+ * only the provider itself qualifies.
  */
 static bool kmbuf_p2p_reachable(struct pci_dev *provider, struct device *dev)
 {
