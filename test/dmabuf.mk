@@ -32,7 +32,8 @@ dmabuf_vm_tests = \
 	test/dmabuf-rw \
 	test/dmabuf-batch \
 	test/dmabuf-udmabuf-huge \
-	test/dmabuf-devmem-export
+	test/dmabuf-devmem-export \
+	test/dmabuf-devmem
 
 check_PROGRAMS += $(dmabuf_vm_tests)
 TESTS += $(dmabuf_vm_tests)
@@ -60,6 +61,10 @@ test_dmabuf_devmem_export_LDADD = $(DMABUF_TEST_LDADD)
 test_dmabuf_stress_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
 test_dmabuf_stress_CFLAGS = $(AM_CFLAGS) -pthread
 test_dmabuf_stress_LDADD = $(DMABUF_TEST_LDADD) -lpthread
+# Device memory in a slot (the exporter above); a thread moves it under I/O.
+test_dmabuf_devmem_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_devmem_CFLAGS = $(AM_CFLAGS) -pthread
+test_dmabuf_devmem_LDADD = $(DMABUF_TEST_LDADD) -lpthread
 
 # Unit tests (cmocka): src/dmabuf.c and src/udmabuf.c against the fake
 # syscall boundary of test/unit/ (see test/unit/local.mk), plus fakes of
@@ -99,3 +104,11 @@ test_unit_dmabuf_udmabuf_CFLAGS = $(unit_cflags)
 test_unit_dmabuf_udmabuf_CPPFLAGS = $(unit_cppflags)
 test_unit_dmabuf_sync_CFLAGS = $(unit_cflags)
 test_unit_dmabuf_sync_CPPFLAGS = $(unit_cppflags)
+
+# Last of the dmabuf VM tests (the unit tests after it do not need the
+# drive): it removes the drive's controller from the PCI bus and rescans.
+dmabuf_vm_last_tests = test/dmabuf-devmem-unplug
+check_PROGRAMS += $(dmabuf_vm_last_tests)
+TESTS += $(dmabuf_vm_last_tests)
+test_dmabuf_devmem_unplug_CPPFLAGS = $(KMBUF_TEST_CPPFLAGS)
+test_dmabuf_devmem_unplug_LDADD = $(DMABUF_TEST_LDADD)
