@@ -3,8 +3,10 @@
  * Registering dma-bufs into table slots: what the kernel takes and every
  * refusal of doc/abi.md, through the library and raw in the running
  * generation's format (dmabuf.abi=: the seed's io_uring_reg_buffer or the
- * 80-byte descriptor). Needs the testbed VM (dmabuf-aware kernel,
- * /dev/udmabuf, /dev/nvme0n1).
+ * 80-byte descriptor), and the 1 GiB slot limit (a system-heap dma-buf of
+ * exactly 1 GiB works to its last byte, one page more is -EINVAL). Needs
+ * the testbed VM (dmabuf-aware kernel, /dev/udmabuf, the system dma-heap,
+ * the NVMe drive).
  */
 #define _GNU_SOURCE	/* O_DIRECT */
 #include <errno.h>
@@ -13,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/dma-heap.h>
 
 #include "dmabuf-util.h"
 
@@ -408,6 +412,60 @@ static void check_lifetime(void)
 	t_expect("clear slot 2", io_uring_unregister_dmabuf_buffer(&ring, 2), 0);
 }
 
+/* A system-heap dma-buf of @len bytes, or -errno. */
+static int heap_alloc(__u64 len)
+{
+	struct dma_heap_allocation_data data = {
+		.len = len, .fd_flags = O_RDWR | O_CLOEXEC,
+	};
+	int heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (heap < 0)
+		return -errno;
+	ret = ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &data) ? -errno : (int)data.fd;
+	close(heap);
+	return ret;
+}
+
+/*
+ * The slot limit, the same in both generations: a dma-buf of exactly 1 GiB
+ * registers and can be used to its last byte, one page more is -EINVAL.
+ * One at a time: the VM has 2 GiB.
+ */
+static void check_size_limit(void)
+{
+	const __u64 gib = 1ULL << 30;
+	int fd, ret;
+
+	fd = heap_alloc(gib + 4096);
+	if (fd < 0) {
+		t_fail("a system-heap dma-buf of 1 GiB + 4 KiB: %s", t_errname(fd));
+		return;
+	}
+	t_expect("register a dma-buf of 1 GiB + 4 KiB",
+		 io_uring_register_dmabuf_buffer(&ring, 1, nvme, fd), -EINVAL);
+	close(fd);
+
+	fd = heap_alloc(gib);
+	if (fd < 0) {
+		t_fail("a system-heap dma-buf of 1 GiB: %s", t_errname(fd));
+		return;
+	}
+	ret = io_uring_register_dmabuf_buffer(&ring, 1, nvme, fd);
+	close(fd);
+	if (!t_expect("register a dma-buf of 1 GiB", ret, 0))
+		return;
+	t_expect("READ_FIXED into the last 4 KiB of 1 GiB",
+		 td_rw_fixed(&ring, IORING_OP_READ_FIXED, nvme, 1, gib - 4096,
+			     4096, 0), 4096);
+	t_expect("READ_FIXED past 1 GiB",
+		 td_rw_fixed(&ring, IORING_OP_READ_FIXED, nvme, 1, gib - 4096,
+			     8192, 0), -EFAULT);
+	t_expect("clear the 1 GiB slot",
+		 io_uring_unregister_dmabuf_buffer(&ring, 1), 0);
+}
+
 int main(void)
 {
 	int ret;
@@ -436,6 +494,7 @@ int main(void)
 	check_raw();
 	check_initial_registration();
 	check_lifetime();
+	check_size_limit();
 
 	io_uring_queue_exit(&ring);
 	io_uring_udmabuf_free(ub);
