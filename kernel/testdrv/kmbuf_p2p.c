@@ -588,7 +588,7 @@ static int kmbuf_p2p_move(struct kmbuf_p2p_buf *buf)
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	/* the contents are final once everyone writing them is done */
+	/* the jobs fenced so far write the contents first */
 	wait = dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, true,
 				     MAX_SCHEDULE_TIMEOUT);
 	if (wait < 0) {
@@ -600,18 +600,24 @@ static int kmbuf_p2p_move(struct kmbuf_p2p_buf *buf)
 		ret = -ENOMEM;
 		goto out_unlock;
 	}
+	/*
+	 * Everyone off the old place before the copy, as a GPU driver tells
+	 * importers before it moves a buffer: the CPU view faults (and waits
+	 * for the lock), move_notify makes the importers stop; those that
+	 * publish no fences (io_uring waits for its I/O in move_notify) are
+	 * done when it returns, the others' fences are waited for. New
+	 * mappings can only be made after the unlock, at the new place.
+	 */
+	kmbuf_p2p_zap(buf);
+	dma_buf_move_notify(buf->dmabuf);
+	dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
+			      MAX_SCHEDULE_TIMEOUT);
 	old = buf->chunks;
 	for (i = 0; i < buf->nr_chunks; i++)
 		memcpy(new[i], old[i], kmbuf_p2p_chunk_len(buf, i));
 	buf->chunks = new;
 	buf->moves++;
-	kmbuf_p2p_zap(buf);
-	dma_buf_move_notify(buf->dmabuf);
 	dma_resv_unlock(resv);
-
-	/* the importers' fences for their work on the old place */
-	dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
-			      MAX_SCHEDULE_TIMEOUT);
 	kmbuf_p2p_free_place(buf, old);
 	return 0;
 

@@ -221,10 +221,10 @@ struct kmbuf_test_dmabuf_fence {
 
 /*
  * P2P_MOVE, on a buffer of P2P_EXPORT: wait for every fence of the buffer,
- * move it to a new place in the same provider with the same layout, copy
- * the contents, zap the CPU mappings (the next access faults the new place
- * in) and tell the importers (move_notify); the old place is freed once the
- * fences the importers added meanwhile have signalled.
+ * zap the CPU mappings (the next access faults the new place in), tell the
+ * importers (move_notify) and wait for the fences they add, then copy the
+ * contents to a new place in the same provider with the same layout and
+ * free the old one; importers map the new place afterwards.
  * P2P_REVOKE: the same without a new place: every later map, attach, CPU
  * access (SIGBUS), MOVE and FILL fails; what the buffer had is freed once
  * the importers' fences have signalled. The driver does this itself for
