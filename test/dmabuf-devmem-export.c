@@ -39,77 +39,28 @@ static int ioc(unsigned long cmd, void *arg)
 	return ioctl(drv, cmd, arg) ? -errno : 0;
 }
 
-static int export(int bdev_fd, __u64 size, __u32 flags, int *dmabuf_fd,
-		  __u32 *nr_segs)
-{
-	struct kmbuf_test_p2p_export e = {
-		.bdev_fd = bdev_fd, .flags = flags, .size = size,
-	};
-	int ret = ioc(KMBUF_TEST_IOC_P2P_EXPORT, &e);
-
-	if (!ret) {
-		*dmabuf_fd = e.dmabuf_fd;
-		if (nr_segs)
-			*nr_segs = e.nr_segs;
-	}
-	return ret;
-}
-
 /* An export that is expected to fail: its errno. */
 static int export_err(int bdev_fd, __u64 size, __u32 flags)
 {
-	int fd, ret = export(bdev_fd, size, flags, &fd, NULL);
+	int fd, ret = td_p2p_export(drv, bdev_fd, size, flags, &fd, NULL);
 
 	if (!ret)
 		close(fd);
 	return ret;
 }
 
-static int p2p_op(unsigned long cmd, int dmabuf_fd)
-{
-	struct kmbuf_test_p2p_op op = { .dmabuf_fd = dmabuf_fd };
-
-	return ioc(cmd, &op);
-}
-
-static int info(int dmabuf_fd, struct kmbuf_test_p2p_info *in)
-{
-	memset(in, 0xa5, sizeof(*in));
-	in->dmabuf_fd = dmabuf_fd;
-	return ioc(KMBUF_TEST_IOC_P2P_INFO, in);
-}
-
-static int fence(int dmabuf_fd, unsigned int delay_ms, unsigned int flags,
-		 unsigned int seed)
-{
-	struct kmbuf_test_dmabuf_fence f = {
-		.dmabuf_fd = dmabuf_fd, .delay_ms = delay_ms, .flags = flags,
-		.seed = seed,
-	};
-
-	return ioc(KMBUF_TEST_IOC_DMABUF_FENCE, &f);
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* DMA_BUF_IOCTL_SYNC start + end with @flags: ms it took, or -errno. */
 static long sync_ms(int dmabuf_fd, __u64 flags)
 {
 	struct dma_buf_sync s = { .flags = DMA_BUF_SYNC_START | flags };
-	long t0 = now_ms();
+	long t0 = td_now_ms();
 
 	if (ioctl(dmabuf_fd, DMA_BUF_IOCTL_SYNC, &s))
 		return -errno;
 	s.flags = DMA_BUF_SYNC_END | flags;
 	if (ioctl(dmabuf_fd, DMA_BUF_IOCTL_SYNC, &s))
 		return -errno;
-	return now_ms() - t0;
+	return td_now_ms() - t0;
 }
 
 static void *map(int fd, size_t len, int flags)
@@ -202,7 +153,7 @@ static void expect_info(const char *what, int dmabuf_fd, __u32 state,
 	char w[128];
 
 	snprintf(w, sizeof(w), "%s: P2P_INFO", what);
-	if (!t_expect(w, info(dmabuf_fd, &in), 0))
+	if (!t_expect(w, td_p2p_info(drv, dmabuf_fd, &in), 0))
 		return;
 	snprintf(w, sizeof(w), "%s: state", what);
 	t_expect(w, in.state, state);
@@ -223,7 +174,7 @@ static __u32 faults(int dmabuf_fd)
 {
 	struct kmbuf_test_p2p_info in;
 
-	return info(dmabuf_fd, &in) ? 0 : in.faults;
+	return td_p2p_info(drv, dmabuf_fd, &in) ? 0 : in.faults;
 }
 
 static void check_errors(int nvme, const char *far)
@@ -280,7 +231,7 @@ static void check_buffer(int nvme, size_t len, __u32 flags, __u32 segs,
 	int fd, ret;
 	long ms;
 
-	ret = export(nvme, len, flags, &fd, &nr_segs);
+	ret = td_p2p_export(drv, nvme, len, flags, &fd, &nr_segs);
 	if (!t_expect(what, ret, 0))
 		return;
 	t_expect("nr_segs", nr_segs, segs);
@@ -306,7 +257,7 @@ static void check_buffer(int nvme, size_t len, __u32 flags, __u32 segs,
 		 t_check_pattern(b, len, seed), len);
 
 	f0 = faults(fd);
-	t_expect("MOVE", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, fd), 0);
+	t_expect("MOVE", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_MOVE, fd), 0);
 	expect_info("after MOVE", fd, state, len, segs, 1);
 	t_expect("contents after MOVE", t_check_pattern(b, len, seed), len);
 	t_expect("contents after MOVE, other view",
@@ -315,11 +266,11 @@ static void check_buffer(int nvme, size_t len, __u32 flags, __u32 segs,
 		 faults(fd) - f0 >= 2 * len / 4096, 1);
 
 	/* MOVE waits for the fences: a FILL's pattern moves with it */
-	t_expect("FILL fence", fence(fd, FENCE_MS, KMBUF_TEST_FENCE_F_FILL,
+	t_expect("FILL fence", td_dmabuf_fence(drv, fd, FENCE_MS, KMBUF_TEST_FENCE_F_FILL,
 				     seed + 1), 0);
-	ms = now_ms();
-	t_expect("MOVE behind a fence", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, fd), 0);
-	ms = now_ms() - ms;
+	ms = td_now_ms();
+	t_expect("MOVE behind a fence", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_MOVE, fd), 0);
+	ms = td_now_ms() - ms;
 	if (ms < FENCE_MS - FENCE_SLACK_MS)
 		t_fail("%s: MOVE took %ld ms, the fence %d ms", what, ms,
 		       FENCE_MS);
@@ -346,7 +297,7 @@ static void check_fill(const char *what, int fd, unsigned char *view,
 	long ms;
 
 	snprintf(w, sizeof(w), "%s: FILL fence", what);
-	if (!t_expect(w, fence(fd, FENCE_MS, KMBUF_TEST_FENCE_F_FILL, seed), 0))
+	if (!t_expect(w, td_dmabuf_fence(drv, fd, FENCE_MS, KMBUF_TEST_FENCE_F_FILL, seed), 0))
 		return;
 	ms = sync_ms(fd, DMA_BUF_SYNC_READ);
 	if (ms < FENCE_MS - FENCE_SLACK_MS)
@@ -357,7 +308,7 @@ static void check_fill(const char *what, int fd, unsigned char *view,
 
 	/* a READ fence holds writers only */
 	snprintf(w, sizeof(w), "%s: READ fence", what);
-	t_expect(w, fence(fd, FENCE_MS, KMBUF_TEST_FENCE_F_READ, 0), 0);
+	t_expect(w, td_dmabuf_fence(drv, fd, FENCE_MS, KMBUF_TEST_FENCE_F_READ, 0), 0);
 	ms = sync_ms(fd, DMA_BUF_SYNC_READ);
 	if (ms < 0 || ms >= FENCE_MS - FENCE_SLACK_MS)
 		t_fail("%s: SYNC_READ behind a READ fence took %ld ms", what, ms);
@@ -375,18 +326,18 @@ static void check_fence_errors(int fd, int nvme)
 	};
 	struct kmbuf_test_p2p_info in;
 
-	t_expect("FENCE: fd not open", fence(1000, 1, 0, 0), -EBADF);
-	t_expect("FENCE: not a dma-buf", fence(nvme, 1, 0, 0), -EINVAL);
-	t_expect("FENCE: delay 0", fence(fd, 0, 0, 0), -EINVAL);
-	t_expect("FENCE: delay above 10 s", fence(fd, 10001, 0, 0), -EINVAL);
-	t_expect("FENCE: unknown flag", fence(fd, 1, 4, 0), -EINVAL);
+	t_expect("FENCE: fd not open", td_dmabuf_fence(drv, 1000, 1, 0, 0), -EBADF);
+	t_expect("FENCE: not a dma-buf", td_dmabuf_fence(drv, nvme, 1, 0, 0), -EINVAL);
+	t_expect("FENCE: delay 0", td_dmabuf_fence(drv, fd, 0, 0, 0), -EINVAL);
+	t_expect("FENCE: delay above 10 s", td_dmabuf_fence(drv, fd, 10001, 0, 0), -EINVAL);
+	t_expect("FENCE: unknown flag", td_dmabuf_fence(drv, fd, 1, 4, 0), -EINVAL);
 	t_expect("FENCE: __resv", ioc(KMBUF_TEST_IOC_DMABUF_FENCE, &f), -EINVAL);
-	t_expect("MOVE on a udmabuf", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, fd),
+	t_expect("MOVE on a udmabuf", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_MOVE, fd),
 		 -EINVAL);
-	t_expect("REVOKE on a udmabuf", p2p_op(KMBUF_TEST_IOC_P2P_REVOKE, fd),
+	t_expect("REVOKE on a udmabuf", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_REVOKE, fd),
 		 -EINVAL);
-	t_expect("INFO on a udmabuf", info(fd, &in), -EINVAL);
-	t_expect("MOVE: fd not open", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, 1000),
+	t_expect("INFO on a udmabuf", td_p2p_info(drv, fd, &in), -EINVAL);
+	t_expect("MOVE: fd not open", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_MOVE, 1000),
 		 -EBADF);
 	t_expect("unknown ioctl", ioctl(drv, _IO(KMBUF_TEST_IOC_MAGIC, 99), 0)
 		 ? -errno : 0, -ENOTTY);
@@ -408,7 +359,7 @@ static void check_udmabuf(int nvme)
 	/* the fence signals (and fills) with every fd of the buffer closed */
 	memfd = dup(ub->memfd);
 	mem = map(memfd, LEN, MAP_SHARED);
-	t_expect("FILL fence, then close", fence(ub->dmabuf_fd, FENCE_MS,
+	t_expect("FILL fence, then close", td_dmabuf_fence(drv, ub->dmabuf_fd, FENCE_MS,
 						 KMBUF_TEST_FENCE_F_FILL, 22), 0);
 	io_uring_udmabuf_free(ub);
 	usleep((FENCE_MS + 200) * 1000);
@@ -427,7 +378,7 @@ static void check_devmem_fence(int nvme)
 	unsigned char *v;
 	int fd;
 
-	if (!t_expect("export for fences", export(nvme, SCATTER_LEN,
+	if (!t_expect("export for fences", td_p2p_export(drv, nvme, SCATTER_LEN,
 			KMBUF_TEST_P2P_F_SCATTER, &fd, NULL), 0))
 		return;
 	v = map(fd, SCATTER_LEN, MAP_SHARED);
@@ -438,7 +389,7 @@ static void check_devmem_fence(int nvme)
 	if (v)
 		munmap(v, SCATTER_LEN);
 	/* a FILL fence keeps the buffer until it has signalled */
-	t_expect("FILL fence, then close", fence(fd, FENCE_MS,
+	t_expect("FILL fence, then close", td_dmabuf_fence(drv, fd, FENCE_MS,
 						 KMBUF_TEST_FENCE_F_FILL, 32), 0);
 	close(fd);
 }
@@ -448,7 +399,7 @@ static void check_revoke(int nvme)
 	unsigned char *v;
 	int fd;
 
-	if (!t_expect("export for REVOKE", export(nvme, LEN,
+	if (!t_expect("export for REVOKE", td_p2p_export(drv, nvme, LEN,
 			KMBUF_TEST_P2P_F_SCATTER, &fd, NULL), 0))
 		return;
 	v = map(fd, LEN, MAP_SHARED);
@@ -458,17 +409,17 @@ static void check_revoke(int nvme)
 		return;
 	}
 	td_fill(v, LEN, 41);
-	t_expect("REVOKE", p2p_op(KMBUF_TEST_IOC_P2P_REVOKE, fd), 0);
+	t_expect("REVOKE", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_REVOKE, fd), 0);
 	expect_info("revoked", fd, KMBUF_TEST_P2P_S_SCATTER |
 		    KMBUF_TEST_P2P_S_REVOKED, LEN, LEN / (64 << 10), 0);
 	t_expect("a revoked view: SIGBUS", touch_sigbus(v + 4096), 1);
-	t_expect("REVOKE again", p2p_op(KMBUF_TEST_IOC_P2P_REVOKE, fd),
+	t_expect("REVOKE again", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_REVOKE, fd),
 		 -ENODEV);
-	t_expect("MOVE of a revoked buffer", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, fd),
+	t_expect("MOVE of a revoked buffer", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_MOVE, fd),
 		 -ENODEV);
 	t_expect("FILL fence on a revoked buffer",
-		 fence(fd, 1, KMBUF_TEST_FENCE_F_FILL, 0), -ENODEV);
-	t_expect("plain fence on a revoked buffer", fence(fd, 1, 0, 0), 0);
+		 td_dmabuf_fence(drv, fd, 1, KMBUF_TEST_FENCE_F_FILL, 0), -ENODEV);
+	t_expect("plain fence on a revoked buffer", td_dmabuf_fence(drv, fd, 1, 0, 0), 0);
 	t_expect("SYNC of a revoked buffer", sync_ms(fd, DMA_BUF_SYNC_RW) >= 0, 1);
 	munmap(v, LEN);
 	t_expect("mmap of a revoked buffer", map_err(fd, LEN, MAP_SHARED), 0);
@@ -486,7 +437,7 @@ static void check_removal(int *nvme, const char *dev, const char *pcidir)
 	unsigned char *v;
 	int fd, i;
 
-	if (!t_expect("export before removal", export(*nvme, LEN, 0, &fd, NULL),
+	if (!t_expect("export before removal", td_p2p_export(drv, *nvme, LEN, 0, &fd, NULL),
 		      0))
 		return;
 	v = map(fd, LEN, MAP_SHARED);
@@ -504,7 +455,7 @@ static void check_removal(int *nvme, const char *dev, const char *pcidir)
 		goto out;
 	expect_info("provider removed", fd, KMBUF_TEST_P2P_S_REVOKED, LEN, 1, 0);
 	t_expect("the view after removal: SIGBUS", touch_sigbus(v), 1);
-	t_expect("MOVE after removal", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, fd),
+	t_expect("MOVE after removal", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_MOVE, fd),
 		 -ENODEV);
 out:
 	munmap(v, LEN);
@@ -516,7 +467,7 @@ out:
 	if (!t_expect("the drive is back after the rescan",
 		      *nvme < 0 ? -errno : 0, 0))
 		return;
-	if (!t_expect("export after the rescan", export(*nvme, LEN, 0, &fd,
+	if (!t_expect("export after the rescan", td_p2p_export(drv, *nvme, LEN, 0, &fd,
 							NULL), 0))
 		return;
 	expect_info("after the rescan", fd, 0, LEN, 1, 0);
@@ -569,7 +520,7 @@ int main(void)
 		 avail);
 
 	/* the whole CMB, and not one page more */
-	ret = export(nvme, size, 0, &fd, NULL);
+	ret = td_p2p_export(drv, nvme, size, 0, &fd, NULL);
 	if (t_expect("export of the whole CMB", ret, 0)) {
 		t_expect("and one more page", export_err(nvme, 4096, 0), -ENOMEM);
 		close(fd);

@@ -91,25 +91,6 @@ static int find_drive(char *dev, size_t len)
 	return ret;
 }
 
-static int export(int bdev, int *dmabuf)
-{
-	struct kmbuf_test_p2p_export e = {
-		.bdev_fd = bdev, .size = BUF_SIZE,
-	};
-
-	if (ioctl(drv, KMBUF_TEST_IOC_P2P_EXPORT, &e) < 0)
-		return -errno;
-	*dmabuf = e.dmabuf_fd;
-	return 0;
-}
-
-static int info(int fd, struct kmbuf_test_p2p_info *i)
-{
-	memset(i, 0, sizeof(*i));
-	i->dmabuf_fd = fd;
-	return ioctl(drv, KMBUF_TEST_IOC_P2P_INFO, i) < 0 ? -errno : 0;
-}
-
 /* Touch @p in a child: its fate (the signal that killed it, or 0). */
 static int touch_in_child(volatile unsigned char *p)
 {
@@ -154,7 +135,7 @@ int main(void)
 	}
 	if (posix_memalign((void **)&ref, 4096, BUF_SIZE))
 		return T_EXIT_FAIL;
-	ret = export(nvme, &dmabuf);
+	ret = td_p2p_export(drv, nvme, BUF_SIZE, 0, &dmabuf, NULL);
 	if (ret == -ENOTTY || ret == -EOPNOTSUPP)
 		return t_skip("the test driver exports no device memory");
 	if (!t_expect("P2P_EXPORT", ret, 0))
@@ -183,7 +164,7 @@ int main(void)
 	if (!t_expect("PCI remove", ret, 0))
 		return T_EXIT_FAIL;
 
-	if (!info(dmabuf, &st)) {
+	if (!td_p2p_info(drv, dmabuf, &st)) {
 		if (!(st.state & KMBUF_TEST_P2P_S_REVOKED))
 			t_fail("the buffer is not revoked after its device went away");
 		t_expect("the importer's mappings after the removal", st.mappings, 0);
@@ -202,7 +183,7 @@ int main(void)
 	t_expect("clear the slot",
 		 io_uring_unregister_dmabuf_buffer(&ring, SLOT), 0);
 	for (i = 0; i < 200; i++) {
-		if (info(dmabuf, &st) || !st.attachments)
+		if (td_p2p_info(drv, dmabuf, &st) || !st.attachments)
 			break;
 		usleep(10000);
 	}
@@ -233,7 +214,7 @@ int main(void)
 		t_fail("open(%s): %s", dev, strerror(errno));
 		return T_EXIT_FAIL;
 	}
-	ret = export(nvme, &dmabuf);
+	ret = td_p2p_export(drv, nvme, BUF_SIZE, 0, &dmabuf, NULL);
 	if (t_expect("P2P_EXPORT after the rescan", ret, 0)) {
 		if (!t_ring_init(&ring, 8)) {
 			io_uring_register_dmabuf_table(&ring, 1);

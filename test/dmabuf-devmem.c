@@ -52,29 +52,17 @@ struct devmem {
 	unsigned int	nr_segs;
 };
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 static int devmem_export(struct devmem *d, unsigned int flags)
 {
-	struct kmbuf_test_p2p_export e = {
-		.bdev_fd = nvme, .flags = flags, .size = BUF_SIZE,
-	};
+	int ret = td_p2p_export(drv, nvme, BUF_SIZE, flags, &d->fd,
+				&d->nr_segs);
 
-	if (ioctl(drv, KMBUF_TEST_IOC_P2P_EXPORT, &e) < 0)
-		return -errno;
-	d->fd = e.dmabuf_fd;
-	d->nr_segs = e.nr_segs;
+	if (ret)
+		return ret;
 	d->cpu = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      d->fd, 0);
 	if (d->cpu == MAP_FAILED) {
-		int ret = -errno;
-
+		ret = -errno;
 		close(d->fd);
 		return ret;
 	}
@@ -85,31 +73,6 @@ static void devmem_free(struct devmem *d)
 {
 	munmap(d->cpu, BUF_SIZE);
 	close(d->fd);
-}
-
-static int p2p_op(unsigned long req, int fd)
-{
-	struct kmbuf_test_p2p_op op = { .dmabuf_fd = fd };
-
-	return ioctl(drv, req, &op) < 0 ? -errno : 0;
-}
-
-static int p2p_info(int fd, struct kmbuf_test_p2p_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	info->dmabuf_fd = fd;
-	return ioctl(drv, KMBUF_TEST_IOC_P2P_INFO, info) < 0 ? -errno : 0;
-}
-
-static int fence(int fd, unsigned int delay_ms, unsigned int flags,
-		 unsigned int seed)
-{
-	struct kmbuf_test_dmabuf_fence f = {
-		.dmabuf_fd = fd, .delay_ms = delay_ms, .flags = flags,
-		.seed = seed,
-	};
-
-	return ioctl(drv, KMBUF_TEST_IOC_DMABUF_FENCE, &f) < 0 ? -errno : 0;
 }
 
 /* Put @len bytes of pattern @seed on the namespace at @off, plainly. */
@@ -272,14 +235,14 @@ static void test_fences(const char *kind, int fd, unsigned char *cpu)
 
 	/* a "device job" fills the buffer when its fence signals */
 	memset(cpu, 0, len);
-	ret = fence(fd, delay, KMBUF_TEST_FENCE_F_FILL, 31);
+	ret = td_dmabuf_fence(drv, fd, delay, KMBUF_TEST_FENCE_F_FILL, 31);
 	snprintf(what, sizeof(what), "%s: FILL fence", kind);
 	if (!t_expect(what, ret, 0))
 		goto out;
-	t0 = now_ms();
+	t0 = td_now_ms();
 	ret = td_rw_fixed(&ring, IORING_OP_WRITE_FIXED, nvme, SLOT, 0, len,
 			  DEV_BASE);
-	t = now_ms() - t0;
+	t = td_now_ms() - t0;
 	snprintf(what, sizeof(what), "%s: WRITE_FIXED after a fence", kind);
 	if (t_expect(what, ret, len)) {
 		if (dev_read(len, DEV_BASE))
@@ -293,7 +256,7 @@ static void test_fences(const char *kind, int fd, unsigned char *cpu)
 	/* a read must not be overwritten by a job fenced before it */
 	if (dev_write(32, len, DEV_BASE))
 		t_fail("%s: pwrite failed", kind);
-	ret = fence(fd, delay, KMBUF_TEST_FENCE_F_FILL, 33);
+	ret = td_dmabuf_fence(drv, fd, delay, KMBUF_TEST_FENCE_F_FILL, 33);
 	if (!t_expect(what, ret, 0))
 		goto out;
 	ret = td_rw_fixed(&ring, IORING_OP_READ_FIXED, nvme, SLOT, 0, len,
@@ -307,14 +270,14 @@ static void test_fences(const char *kind, int fd, unsigned char *cpu)
 	}
 
 	/* a reader's fence does not hold back a write from the buffer */
-	ret = fence(fd, 2000, KMBUF_TEST_FENCE_F_READ, 0);
+	ret = td_dmabuf_fence(drv, fd, 2000, KMBUF_TEST_FENCE_F_READ, 0);
 	snprintf(what, sizeof(what), "%s: READ fence", kind);
 	if (!t_expect(what, ret, 0))
 		goto out;
-	t0 = now_ms();
+	t0 = td_now_ms();
 	ret = td_rw_fixed(&ring, IORING_OP_WRITE_FIXED, nvme, SLOT, 0, 4096,
 			  DEV_BASE);
-	t = now_ms() - t0;
+	t = td_now_ms() - t0;
 	snprintf(what, sizeof(what), "%s: WRITE_FIXED past a reader's fence", kind);
 	if (t_expect(what, ret, 4096) && t >= 2000)
 		t_fail("%s: waited %ld ms for a reader", what, t);
@@ -322,10 +285,10 @@ static void test_fences(const char *kind, int fd, unsigned char *cpu)
 	snprintf(what, sizeof(what), "%s: RWF_NOWAIT READ_FIXED under a fence", kind);
 	t_expect(what, rw_fixed_flags(IORING_OP_READ_FIXED, SLOT, 0, 4096,
 				      DEV_BASE, RWF_NOWAIT), -EAGAIN);
-	t0 = now_ms();
+	t0 = td_now_ms();
 	ret = td_rw_fixed(&ring, IORING_OP_READ_FIXED, nvme, SLOT, 0, 4096,
 			  DEV_BASE);
-	t = now_ms() - t0;
+	t = td_now_ms() - t0;
 	snprintf(what, sizeof(what), "%s: READ_FIXED under a reader's fence", kind);
 	if (t_expect(what, ret, 4096) && t < 1000)
 		t_fail("%s: did not wait for the fence (%ld ms)", what, t);
@@ -363,7 +326,7 @@ static void *mover_fn(void *arg)
 	struct mover *m = arg;
 
 	while (!m->stop) {
-		int ret = p2p_op(KMBUF_TEST_IOC_P2P_MOVE, m->fd);
+		int ret = td_p2p_op(drv, KMBUF_TEST_IOC_P2P_MOVE, m->fd);
 
 		if (ret) {
 			m->err = ret;
@@ -391,8 +354,8 @@ static void test_move(void)
 	if (!t_expect("register for the move tests", ret, 0))
 		goto out;
 	check_read(&d, "READ_FIXED before a move", 0, 128 * 1024, DEV_BASE, 40);
-	t_expect("MOVE", p2p_op(KMBUF_TEST_IOC_P2P_MOVE, d.fd), 0);
-	if (!p2p_info(d.fd, &info)) {
+	t_expect("MOVE", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_MOVE, d.fd), 0);
+	if (!td_p2p_info(drv, d.fd, &info)) {
 		t_expect("moves after one MOVE", info.moves, 1);
 		t_expect("our mapping went with the move", info.mappings, 0);
 	}
@@ -431,7 +394,7 @@ static void expect_released(const char *what, int fd)
 	int i;
 
 	for (i = 0; i < 200; i++) {
-		if (p2p_info(fd, &info)) {
+		if (td_p2p_info(drv, fd, &info)) {
 			t_fail("%s: P2P_INFO failed", what);
 			return;
 		}
@@ -456,7 +419,7 @@ static void test_release(void)
 	ret = io_uring_register_dmabuf_buffer(&ring, SLOT, nvme, d.fd);
 	if (!t_expect("register", ret, 0))
 		goto out;
-	if (!p2p_info(d.fd, &info)) {
+	if (!td_p2p_info(drv, d.fd, &info)) {
 		t_expect("attachments while registered", info.attachments, 1);
 		t_expect("mappings while registered", info.mappings, 1);
 	}
@@ -482,7 +445,7 @@ static void test_release(void)
 	ret = io_uring_register_dmabuf_buffer(&ring, SLOT, nvme, d.fd);
 	if (!t_expect("register before a revoke", ret, 0))
 		goto out;
-	t_expect("REVOKE", p2p_op(KMBUF_TEST_IOC_P2P_REVOKE, d.fd), 0);
+	t_expect("REVOKE", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_REVOKE, d.fd), 0);
 	t_expect("READ_FIXED after a revoke",
 		 td_rw_fixed(&ring, IORING_OP_READ_FIXED, nvme, SLOT, 0, 4096,
 			     DEV_BASE), -ENODEV);

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dmabuf-util.h"
@@ -248,6 +250,54 @@ void td_fill(void *buf, size_t len, unsigned int seed)
 
 	for (i = 0; i < len; i++)
 		p[i] = kmbuf_test_pattern(seed, (__u32)i);
+}
+
+int td_p2p_export(int drv, int bdev_fd, __u64 size, __u32 flags,
+		  int *dmabuf_fd, __u32 *nr_segs)
+{
+	struct kmbuf_test_p2p_export e = {
+		.bdev_fd = bdev_fd, .flags = flags, .size = size,
+	};
+
+	if (ioctl(drv, KMBUF_TEST_IOC_P2P_EXPORT, &e))
+		return -errno;
+	*dmabuf_fd = e.dmabuf_fd;
+	if (nr_segs)
+		*nr_segs = e.nr_segs;
+	return 0;
+}
+
+int td_p2p_op(int drv, unsigned long cmd, int dmabuf_fd)
+{
+	struct kmbuf_test_p2p_op op = { .dmabuf_fd = dmabuf_fd };
+
+	return ioctl(drv, cmd, &op) ? -errno : 0;
+}
+
+int td_p2p_info(int drv, int dmabuf_fd, struct kmbuf_test_p2p_info *info)
+{
+	memset(info, 0xa5, sizeof(*info));
+	info->dmabuf_fd = dmabuf_fd;
+	return ioctl(drv, KMBUF_TEST_IOC_P2P_INFO, info) ? -errno : 0;
+}
+
+int td_dmabuf_fence(int drv, int dmabuf_fd, unsigned int delay_ms,
+		    unsigned int flags, unsigned int seed)
+{
+	struct kmbuf_test_dmabuf_fence f = {
+		.dmabuf_fd = dmabuf_fd, .delay_ms = delay_ms, .flags = flags,
+		.seed = seed,
+	};
+
+	return ioctl(drv, KMBUF_TEST_IOC_DMABUF_FENCE, &f) ? -errno : 0;
+}
+
+long td_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
 const char *td_nvme_path(void)

@@ -134,6 +134,22 @@ int td_reap(struct io_uring *ring, __u64 *user_data);
 void td_fill(void *buf, size_t len, unsigned int seed);
 
 
+/*
+ * The test driver's device-memory and fence ioctls (kmbuf_testdrv.h) on
+ * its fd @drv: 0 or -errno. P2P_EXPORT's outputs go to *@dmabuf_fd and,
+ * unless NULL, *@nr_segs; @cmd of td_p2p_op() is P2P_MOVE or P2P_REVOKE;
+ * td_p2p_info() fills *@info (poisoned first, so unwritten fields show).
+ */
+int td_p2p_export(int drv, int bdev_fd, __u64 size, __u32 flags,
+		  int *dmabuf_fd, __u32 *nr_segs);
+int td_p2p_op(int drv, unsigned long cmd, int dmabuf_fd);
+int td_p2p_info(int drv, int dmabuf_fd, struct kmbuf_test_p2p_info *info);
+int td_dmabuf_fence(int drv, int dmabuf_fd, unsigned int delay_ms,
+		    unsigned int flags, unsigned int seed);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long td_now_ms(void);
+
 /* The NVMe namespace to use: $KMBUF_TEST_NVME, else TD_NVME_DEV. */
 const char *td_nvme_path(void);
 
