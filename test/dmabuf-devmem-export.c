@@ -12,8 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,29 +76,6 @@ static int map_err(int fd, size_t len, int flags)
 		return -errno;
 	munmap(p, len);
 	return 0;
-}
-
-static sigjmp_buf bus_jmp;
-
-static void on_sigbus(int sig)
-{
-	(void)sig;
-	siglongjmp(bus_jmp, 1);
-}
-
-/* 1 if reading *p raises SIGBUS, 0 if it does not. */
-static int touch_sigbus(volatile unsigned char *p)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	volatile int bus = 0;
-
-	sigaction(SIGBUS, &sa, &old);
-	if (sigsetjmp(bus_jmp, 1))
-		bus = 1;
-	else
-		(void)*p;
-	sigaction(SIGBUS, &old, NULL);
-	return bus;
 }
 
 /* The PCI function of block device @dev ("/dev/nvme0n1"), in sysfs. */
@@ -412,7 +387,7 @@ static void check_revoke(int nvme)
 	t_expect("REVOKE", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_REVOKE, fd), 0);
 	expect_info("revoked", fd, KMBUF_TEST_P2P_S_SCATTER |
 		    KMBUF_TEST_P2P_S_REVOKED, LEN, LEN / (64 << 10), 0);
-	t_expect("a revoked view: SIGBUS", touch_sigbus(v + 4096), 1);
+	t_expect("a revoked view: SIGBUS", td_touch_sigbus(v + 4096), 1);
 	t_expect("REVOKE again", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_REVOKE, fd),
 		 -ENODEV);
 	t_expect("MOVE of a revoked buffer", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_MOVE, fd),
@@ -454,7 +429,7 @@ static void check_removal(int *nvme, const char *dev, const char *pcidir)
 	    !t_expect("PCI remove", write_str(path, "1"), 0))
 		goto out;
 	expect_info("provider removed", fd, KMBUF_TEST_P2P_S_REVOKED, LEN, 1, 0);
-	t_expect("the view after removal: SIGBUS", touch_sigbus(v), 1);
+	t_expect("the view after removal: SIGBUS", td_touch_sigbus(v), 1);
 	t_expect("MOVE after removal", td_p2p_op(drv, KMBUF_TEST_IOC_P2P_MOVE, fd),
 		 -ENODEV);
 out:

@@ -19,13 +19,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dmabuf-util.h"
@@ -34,6 +32,8 @@
 #define SLOT		0
 
 static int drv = -1;
+/* the drive's data after the rescan, read with O_DIRECT */
+static unsigned char ref[BUF_SIZE] __attribute__((aligned(4096)));
 
 static int write_sysfs(const char *path, const char *val)
 {
@@ -91,30 +91,13 @@ static int find_drive(char *dev, size_t len)
 	return ret;
 }
 
-/* Touch @p in a child: its fate (the signal that killed it, or 0). */
-static int touch_in_child(volatile unsigned char *p)
-{
-	pid_t pid = fork();
-	int status;
-
-	if (pid < 0)
-		return -errno;
-	if (!pid) {
-		p[0] = 1;
-		_exit(0);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-}
-
 int main(void)
 {
 	const char *in_vm = getenv("KMBUF_IN_VM");
 	struct kmbuf_test_p2p_info st;
 	char pci[PATH_MAX], path[PATH_MAX + 16], dev[300];
 	struct io_uring ring;
-	unsigned char *cpu, *ref;
+	unsigned char *cpu;
 	int nvme, dmabuf, ret, i;
 
 	if (!in_vm || strcmp(in_vm, "1"))
@@ -133,8 +116,6 @@ int main(void)
 		t_fail("no PCI function for %s: %s", td_nvme_path(), t_errname(ret));
 		return T_EXIT_FAIL;
 	}
-	if (posix_memalign((void **)&ref, 4096, BUF_SIZE))
-		return T_EXIT_FAIL;
 	ret = td_p2p_export(drv, nvme, BUF_SIZE, 0, &dmabuf, NULL);
 	if (ret == -ENOTTY || ret == -EOPNOTSUPP)
 		return t_skip("the test driver exports no device memory");
@@ -178,8 +159,8 @@ int main(void)
 	printf("  WRITE_FIXED after the removal: %d (%s)\n", ret, t_errname(ret));
 	if (ret > 0)
 		t_fail("WRITE_FIXED from revoked memory of a removed device succeeded");
-	t_expect("touching the CPU view after the removal",
-		 touch_in_child(cpu), SIGBUS);
+	t_expect("touching the CPU view after the removal: SIGBUS",
+		 td_touch_sigbus(cpu), 1);
 	t_expect("clear the slot",
 		 io_uring_unregister_dmabuf_buffer(&ring, SLOT), 0);
 	for (i = 0; i < 200; i++) {

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +300,28 @@ long td_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static sigjmp_buf td_bus_jmp;
+
+static void td_on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(td_bus_jmp, 1);
+}
+
+int td_touch_sigbus(volatile unsigned char *p)
+{
+	struct sigaction sa = { .sa_handler = td_on_sigbus }, old;
+	volatile int bus = 0;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(td_bus_jmp, 1))
+		bus = 1;
+	else
+		(void)*p;
+	sigaction(SIGBUS, &old, NULL);
+	return bus;
 }
 
 const char *td_nvme_path(void)

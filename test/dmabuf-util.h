@@ -150,6 +150,13 @@ int td_dmabuf_fence(int drv, int dmabuf_fd, unsigned int delay_ms,
 /* CLOCK_MONOTONIC in milliseconds. */
 long td_now_ms(void);
 
+/*
+ * 1 if reading *@p raises SIGBUS (a revoked CPU view), 0 if it does not.
+ * The signal is caught here, so this also works under ASan, which would
+ * otherwise take a SIGBUS as a crash of the whole test.
+ */
+int td_touch_sigbus(volatile unsigned char *p);
+
 /* The NVMe namespace to use: $KMBUF_TEST_NVME, else TD_NVME_DEV. */
 const char *td_nvme_path(void);
 
