@@ -78,49 +78,6 @@ static int map_err(int fd, size_t len, int flags)
 	return 0;
 }
 
-/* The PCI function of block device @dev ("/dev/nvme0n1"), in sysfs. */
-static int pci_dir(const char *dev, char *out, size_t len)
-{
-	char link[PATH_MAX];
-	const char *name = strrchr(dev, '/');
-
-	snprintf(link, sizeof(link), "/sys/block/%s/device/device",
-		 name ? name + 1 : dev);
-	if (!realpath(link, out) || strlen(out) >= len)
-		return -1;
-	return 0;
-}
-
-static long read_long(const char *dir, const char *file)
-{
-	char path[PATH_MAX];
-	long v = -1;
-	FILE *f;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -EINVAL;
-	fclose(f);
-	return v;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static void expect_info(const char *what, int dmabuf_fd, __u32 state,
 			__u64 size, __u32 nr_segs, __u32 moves)
 {
@@ -426,7 +383,7 @@ static void check_removal(int *nvme, const char *dev, const char *pcidir)
 	*nvme = -1;
 	if (snprintf(path, sizeof(path), "%s/remove", pcidir) >=
 	    (int)sizeof(path) ||
-	    !t_expect("PCI remove", write_str(path, "1"), 0))
+	    !t_expect("PCI remove", td_write_file(path, "1"), 0))
 		goto out;
 	expect_info("provider removed", fd, KMBUF_TEST_P2P_S_REVOKED, LEN, 1, 0);
 	t_expect("the view after removal: SIGBUS", td_touch_sigbus(v), 1);
@@ -435,7 +392,7 @@ static void check_removal(int *nvme, const char *dev, const char *pcidir)
 out:
 	munmap(v, LEN);
 	close(fd);
-	t_expect("PCI rescan", write_str("/sys/bus/pci/rescan", "1"), 0);
+	t_expect("PCI rescan", td_write_file("/sys/bus/pci/rescan", "1"), 0);
 	for (i = 0; i < 100 && access(dev, F_OK); i++)
 		usleep(100 * 1000);
 	*nvme = open(dev, O_RDWR | O_CLOEXEC);
@@ -467,17 +424,17 @@ int main(void)
 		return t_skip("the test driver exports no device memory (%s)",
 			      t_errname(ret));
 
-	if (pci_dir(dev, pcidir, sizeof(pcidir))) {
+	if (td_pci_function(dev, pcidir, sizeof(pcidir))) {
 		t_fail("no PCI function for %s", dev);
 		return T_EXIT_FAIL;
 	}
-	size = read_long(pcidir, "p2pmem/size");
-	avail = read_long(pcidir, "p2pmem/available");
+	size = td_read_long("%s/p2pmem/size", pcidir);
+	avail = td_read_long("%s/p2pmem/available", pcidir);
 	printf("%s: %s p2pmem size %ld available %ld\n", dev, pcidir, size,
 	       avail);
 	if (!t_expect("p2pmem size (16 MiB CMB)", size, 16 << 20) ||
-	    !t_expect("p2pmem published", read_long(pcidir, "p2pmem/published"),
-		      1))
+	    !t_expect("p2pmem published",
+		      td_read_long("%s/p2pmem/published", pcidir), 1))
 		return t_result("dmabuf-devmem-export");
 	if (!t_expect("an export", ret, 0))
 		return t_result("dmabuf-devmem-export");
@@ -491,8 +448,8 @@ int main(void)
 	check_revoke(nvme);
 	/* every buffer is gone (the last one's fence has signalled by now) */
 	usleep((FENCE_MS + 200) * 1000);
-	t_expect("p2pmem available again", read_long(pcidir, "p2pmem/available"),
-		 avail);
+	t_expect("p2pmem available again",
+		 td_read_long("%s/p2pmem/available", pcidir), avail);
 
 	/* the whole CMB, and not one page more */
 	ret = td_p2p_export(drv, nvme, size, 0, &fd, NULL);

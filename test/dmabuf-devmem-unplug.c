@@ -35,31 +35,6 @@ static int drv = -1;
 /* the drive's data after the rescan, read with O_DIRECT */
 static unsigned char ref[BUF_SIZE] __attribute__((aligned(4096)));
 
-static int write_sysfs(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
-/* The PCI function of block device @dev (/dev/nvmeXnY) in @pci. */
-static int pci_of(const char *dev, char *pci, size_t len)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "/sys/block/%s/device/device",
-		 strrchr(dev, '/') + 1);
-	if (!realpath(path, pci))
-		return -errno;
-	(void)len;
-	return 0;
-}
-
 /* The /dev name of the namespace whose controller has serial "kmbuf0". */
 static int find_drive(char *dev, size_t len)
 {
@@ -111,7 +86,7 @@ int main(void)
 	ret = t_require_testdrv(&drv);
 	if (ret)
 		return ret;
-	ret = pci_of(td_nvme_path(), pci, sizeof(pci));
+	ret = td_pci_function(td_nvme_path(), pci, sizeof(pci));
 	if (ret) {
 		t_fail("no PCI function for %s: %s", td_nvme_path(), t_errname(ret));
 		return T_EXIT_FAIL;
@@ -141,7 +116,7 @@ int main(void)
 	/* remove the controller: its driver unbinds, the buffer is revoked */
 	snprintf(path, sizeof(path), "%s/remove", pci);
 	printf("  removing %s (%s)\n", pci, td_nvme_path());
-	ret = write_sysfs(path, "1");
+	ret = td_write_file(path, "1");
 	if (!t_expect("PCI remove", ret, 0))
 		return T_EXIT_FAIL;
 
@@ -175,7 +150,7 @@ int main(void)
 	close(nvme);
 
 	/* bring it back */
-	ret = write_sysfs("/sys/bus/pci/rescan", "1");
+	ret = td_write_file("/sys/bus/pci/rescan", "1");
 	if (!t_expect("PCI rescan", ret, 0))
 		return T_EXIT_FAIL;
 	for (i = 0; i < 200 && find_drive(dev, sizeof(dev)); i++)

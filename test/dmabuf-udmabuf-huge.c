@@ -36,41 +36,19 @@ static long saved_nr = -1;
 static size_t hps;	/* default huge page size */
 static size_t page;
 
-static long read_long(const char *path)
-{
-	char buf[32];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = 0;
-	return strtol(buf, NULL, 10);
-}
-
 static int write_long(const char *path, long val)
 {
 	char buf[32];
-	int len = snprintf(buf, sizeof(buf), "%ld\n", val);
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
 
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, (size_t)len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
+	snprintf(buf, sizeof(buf), "%ld\n", val);
+	return td_write_file(path, buf);
 }
 
 /* Set the pool to @nr pages: 1 if it has them, 0 if not. */
 static int set_pool(long nr)
 {
 	int ret = write_long(NR_HUGEPAGES, nr);
-	long now = read_long(NR_HUGEPAGES);
+	long now = td_read_long(NR_HUGEPAGES);
 
 	if (ret) {
 		t_fail("write %ld to %s: %s", nr, NR_HUGEPAGES, t_errname(ret));
@@ -88,7 +66,7 @@ static void restore_pool(void)
 	if (saved_nr < 0)
 		return;
 	if (write_long(NR_HUGEPAGES, saved_nr) ||
-	    read_long(NR_HUGEPAGES) != saved_nr)
+	    td_read_long(NR_HUGEPAGES) != saved_nr)
 		t_fail("could not restore %s to %ld", NR_HUGEPAGES, saved_nr);
 	else
 		printf("%s restored to %ld\n", NR_HUGEPAGES, saved_nr);
@@ -497,7 +475,7 @@ int main(void)
 	if (ret)
 		return ret;
 	io_uring_udmabuf_free(probe);
-	saved_nr = read_long(NR_HUGEPAGES);
+	saved_nr = td_read_long(NR_HUGEPAGES);
 	if (saved_nr < 0)
 		return t_skip("no %s: the kernel lacks CONFIG_HUGETLBFS", NR_HUGEPAGES);
 	if (access(NR_HUGEPAGES, W_OK)) {

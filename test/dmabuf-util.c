@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,6 +324,59 @@ int td_touch_sigbus(volatile unsigned char *p)
 		(void)*p;
 	sigaction(SIGBUS, &old, NULL);
 	return bus;
+}
+
+int td_write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n != strlen(s))
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
+long td_read_long(const char *fmt, ...)
+{
+	char path[PATH_MAX];
+	long v = -EINVAL;
+	va_list ap;
+	FILE *f;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -EINVAL;
+	fclose(f);
+	return v;
+}
+
+int td_pci_function(const char *bdev, char *out, size_t len)
+{
+	const char *name = strrchr(bdev, '/');
+	char link[PATH_MAX], real[PATH_MAX];
+
+	snprintf(link, sizeof(link), "/sys/block/%s/device/device",
+		 name ? name + 1 : bdev);
+	if (!realpath(link, real))
+		return -errno;
+	if (strlen(real) >= len)
+		return -ENAMETOOLONG;
+	strcpy(out, real);
+	return 0;
 }
 
 const char *td_nvme_path(void)

@@ -157,6 +157,16 @@ long td_now_ms(void);
  */
 int td_touch_sigbus(volatile unsigned char *p);
 
+/*
+ * sysfs and procfs: td_write_file() writes @s to @path (0 or -errno),
+ * td_read_long() the number in the file named by @fmt (or -errno), and
+ * td_pci_function() puts in @out the sysfs directory of the PCI function
+ * behind block device @bdev ("/dev/nvme0n1"): 0 or -errno.
+ */
+int td_write_file(const char *path, const char *s);
+long td_read_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int td_pci_function(const char *bdev, char *out, size_t len);
+
 /* The NVMe namespace to use: $KMBUF_TEST_NVME, else TD_NVME_DEV. */
 const char *td_nvme_path(void);
 
